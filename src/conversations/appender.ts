@@ -1,0 +1,231 @@
+import { EventEmitter } from 'node:events';
+import type { Kysely, Transaction } from 'kysely';
+import { newId, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
+import { chainHash } from './chain.ts';
+
+export interface AppendInput {
+  conversationId: string;
+  /** the sender's idempotency key: a retry with the same key returns the first result */
+  clientId: string | null;
+  sender: { kind: SenderKind; id: string | null };
+  type: MessageType;
+  body: string;
+  /** imports keep the original time; live messages use the commit time */
+  createdAt?: number;
+}
+
+export interface StoredMessage {
+  id: string;
+  conversationId: string;
+  customerId: string;
+  seq: number;
+  clientId: string | null;
+  senderKind: SenderKind;
+  senderId: string | null;
+  type: MessageType;
+  body: string;
+  createdAt: number;
+  hash: string;
+}
+
+export interface AppendResult {
+  message: StoredMessage;
+  /** true when the clientId was already stored and nothing new was written */
+  duplicate: boolean;
+}
+
+export class AppendError extends Error {
+  constructor(public readonly code: 'conversation_not_found' | 'storage_failed', message: string) {
+    super(message);
+  }
+}
+
+interface Pending {
+  input: AppendInput;
+  resolve: (r: AppendResult) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * The only writer of messages. Appends that arrive while a commit is in flight are committed
+ * together in the next transaction (group commit): one fsync for many messages, and each caller's
+ * promise resolves only after its message is durable. Seq, hash chain and idempotency are decided
+ * inside that transaction, under the conversation row's lock in PostgreSQL.
+ */
+export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]] }> {
+  private queue: Pending[] = [];
+  private running: Promise<void> | null = null;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+    opts: { maxBatch?: number } = {},
+  ) {
+    super();
+    this.maxBatch = opts.maxBatch ?? 512;
+  }
+
+  append(input: AppendInput): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.running) this.running = this.drainQueue();
+    });
+  }
+
+  /** resolves when everything handed to append() so far is committed or failed */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drainQueue(): Promise<void> {
+    // let appends from the same tick join the first batch
+    await new Promise((r) => setImmediate(r));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      await this.commitBatch(batch);
+    }
+    this.running = null;
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    let outcomes: Array<AppendResult | AppendError>;
+    try {
+      outcomes = await this.db.transaction().execute((trx) => this.writeBatch(trx, batch.map((p) => p.input)));
+    } catch (err) {
+      const e = new AppendError('storage_failed', `message not stored: ${(err as Error).message}`);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    const fresh: StoredMessage[] = [];
+    batch.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if (o instanceof AppendError) p.reject(o);
+      else {
+        if (!o.duplicate) fresh.push(o.message);
+        p.resolve(o);
+      }
+    });
+    if (fresh.length > 0) this.emit('committed', fresh);
+  }
+
+  private async writeBatch(trx: Transaction<Database>, inputs: AppendInput[]): Promise<Array<AppendResult | AppendError>> {
+    const convIds = [...new Set(inputs.map((i) => i.conversationId))];
+    let convQuery = trx
+      .selectFrom('conversation')
+      .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at'])
+      .where('id', 'in', convIds);
+    if (this.dialect === 'postgres') convQuery = convQuery.orderBy('id').forUpdate();
+    const convRows = await convQuery.execute();
+    const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
+
+    const keyed = inputs.filter((i) => i.clientId !== null);
+    const existing = new Map<string, StoredMessage>();
+    if (keyed.length > 0) {
+      const rows = await trx
+        .selectFrom('message')
+        .selectAll()
+        .where('conversation_id', 'in', [...new Set(keyed.map((i) => i.conversationId))])
+        .where('client_id', 'in', [...new Set(keyed.map((i) => i.clientId!))])
+        .execute();
+      for (const r of rows) {
+        const head = heads.get(r.conversation_id);
+        existing.set(`${r.conversation_id}\u0000${r.client_id}`, toStored(r, head?.customer_id ?? ''));
+      }
+    }
+
+    const now = Date.now();
+    const out: Array<AppendResult | AppendError> = [];
+    const inserts: Database['message'][] = [];
+    const events: Array<Omit<Database['conversation_event'], 'id'>> = [];
+    for (const input of inputs) {
+      const head = heads.get(input.conversationId);
+      if (!head) {
+        out.push(new AppendError('conversation_not_found', `conversation ${input.conversationId} does not exist`));
+        continue;
+      }
+      if (input.clientId !== null) {
+        const key = `${input.conversationId}\u0000${input.clientId}`;
+        const prior = existing.get(key);
+        if (prior) {
+          out.push({ message: prior, duplicate: true });
+          continue;
+        }
+      }
+      const seq = head.last_seq + 1;
+      const createdAt = input.createdAt ?? now;
+      const fields = {
+        conversationId: input.conversationId,
+        seq,
+        senderKind: input.sender.kind,
+        senderId: input.sender.id,
+        type: input.type,
+        body: input.body,
+        createdAt,
+      };
+      const hash = chainHash(head.last_hash, fields);
+      const row: Database['message'] = {
+        id: newId('msg'),
+        conversation_id: input.conversationId,
+        seq,
+        client_id: input.clientId,
+        sender_kind: input.sender.kind,
+        sender_id: input.sender.id,
+        type: input.type,
+        body: input.body,
+        created_at: createdAt,
+        hash,
+      };
+      inserts.push(row);
+      head.last_seq = seq;
+      head.last_hash = hash;
+      head.changed = true;
+      head.lastAt = createdAt;
+      if (input.sender.kind === 'agent' && head.first_response_at === null) head.first_response_at = createdAt;
+      events.push({
+        conversation_id: input.conversationId,
+        kind: 'message',
+        actor_kind: input.sender.kind,
+        actor_id: input.sender.id,
+        data: JSON.stringify({ messageId: row.id, seq }),
+        at: createdAt,
+      });
+      const stored = toStored(row, head.customer_id);
+      if (input.clientId !== null) existing.set(`${input.conversationId}\u0000${input.clientId}`, stored);
+      out.push({ message: stored, duplicate: false });
+    }
+
+    // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits
+    for (let i = 0; i < inserts.length; i += 500) {
+      await trx.insertInto('message').values(inserts.slice(i, i + 500)).execute();
+    }
+    for (let i = 0; i < events.length; i += 500) {
+      await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();
+    }
+    for (const head of heads.values()) {
+      if (!head.changed) continue;
+      await trx
+        .updateTable('conversation')
+        .set({ last_seq: head.last_seq, last_hash: head.last_hash, last_message_at: head.lastAt, first_response_at: head.first_response_at })
+        .where('id', '=', head.id)
+        .execute();
+    }
+    return out;
+  }
+}
+
+export function toStored(r: Database['message'], customerId: string): StoredMessage {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    customerId,
+    seq: Number(r.seq),
+    clientId: r.client_id,
+    senderKind: r.sender_kind,
+    senderId: r.sender_id,
+    type: r.type,
+    body: r.body,
+    createdAt: Number(r.created_at),
+    hash: r.hash,
+  };
+}

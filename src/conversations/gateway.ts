@@ -1,0 +1,220 @@
+import type { Server, Socket } from 'socket.io';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Database } from '../store/index.ts';
+import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
+import { SESSION_COOKIE, userForSession, type User } from '../governance/index.ts';
+import { AppendError, type MessageAppender, type StoredMessage } from './appender.ts';
+import { claimIfUnassigned, getConversation, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
+import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
+import { presentConversation, presentMessage } from './presenters.ts';
+
+export const AGENTS_ROOM = 'agents';
+export const customerRoom = (customerId: string) => `customer:${customerId}`;
+
+type Ack = (reply: unknown) => void;
+type Failure = { ok: false; error: string; code: string };
+
+function fail(code: string, error: string): Failure {
+  return { ok: false, error, code };
+}
+
+class Refusal extends Error {
+  constructor(public readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
+  const r = schema.safeParse(payload);
+  if (!r.success) throw new Refusal('invalid_payload', describeZodError(r.error));
+  return r.data;
+}
+
+export interface GatewayDeps {
+  io: Server;
+  db: Kysely<Database>;
+  appender: MessageAppender;
+  log: Logger;
+}
+
+/**
+ * Wraps an event handler so that nothing a client sends can crash the process or leave an ack unanswered:
+ * refusals and unexpected errors both become {ok: false, error}.
+ */
+function handle(socket: Socket, event: string, log: Logger, fn: (payload: unknown) => Promise<unknown>) {
+  socket.on(event, async (payload: unknown, ack?: unknown) => {
+    const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => {};
+    try {
+      reply(await fn(payload));
+    } catch (err) {
+      if (err instanceof Refusal) reply(fail(err.code, err.message));
+      else if (err instanceof AppendError) reply(fail(err.code, err.message));
+      else {
+        log.error({ err, event }, 'socket handler failed');
+        reply(fail('internal_error', 'the server could not process this event; nothing was stored'));
+      }
+    }
+  });
+}
+
+export function attachGateway({ io, db, appender, log }: GatewayDeps): void {
+  const customers = io.of('/customer');
+  const agents = io.of('/agent');
+
+  appender.on('committed', (messages: StoredMessage[]) => {
+    for (const m of messages) {
+      const view = presentMessage(m);
+      customers.to(customerRoom(m.customerId)).emit('message:new', view);
+      agents.to(AGENTS_ROOM).emit('message:new', view);
+    }
+  });
+
+  // ---- customers: anonymous visitors identified by a server-issued token ----
+  customers.use(async (socket, next) => {
+    try {
+      const offered = (socket.handshake.auth as { visitorToken?: unknown } | undefined)?.visitorToken;
+      const token = isWellFormedVisitorToken(offered) ? offered : newVisitorToken();
+      socket.data.visitorToken = token;
+      const customer = isWellFormedVisitorToken(offered) ? await findVisitor(db, token) : undefined;
+      socket.data.customerId = customer?.id ?? null;
+      next();
+    } catch (err) {
+      log.error({ err }, 'customer handshake failed');
+      next(new Error('handshake failed'));
+    }
+  });
+
+  customers.on('connection', async (socket) => {
+    const customerId: string | null = socket.data.customerId;
+    if (customerId) socket.join(customerRoom(customerId));
+    const conversations = customerId ? await listCustomerConversations(db, customerId).catch(() => []) : [];
+    socket.emit('session', {
+      visitorToken: socket.data.visitorToken,
+      customerId,
+      conversations: conversations.map((c) => ({ id: c.id, state: c.state, lastSeq: c.lastSeq, createdAt: new Date(c.createdAt).toISOString() })),
+    });
+
+    const ownConversation = async (conversationId: string) => {
+      const c = await getConversation(db, conversationId);
+      if (!c || c.customerId !== socket.data.customerId) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist or is not yours`);
+      return c;
+    };
+
+    handle(socket, 'message:send', log, async (payload) => {
+      const p = parse(customerSendSchema, payload);
+      if (!socket.data.customerId) {
+        const customer = await findOrCreateVisitor(db, socket.data.visitorToken);
+        socket.data.customerId = customer.id;
+        socket.join(customerRoom(customer.id));
+      }
+      let conversationId = p.conversationId;
+      if (conversationId) await ownConversation(conversationId);
+      else {
+        const opened = await openConversation(db, { customerId: socket.data.customerId, channel: 'web', openClientId: p.clientId });
+        conversationId = opened.conversation.id;
+        if (opened.created) {
+          const customer = await getCustomer(db, socket.data.customerId);
+          agents.to(AGENTS_ROOM).emit('conversation:new', presentConversation({ ...opened.conversation, customerName: customer?.name, unread: 0, lastMessage: null }));
+        }
+      }
+      const { message } = await appender.append({ conversationId, clientId: p.clientId, sender: { kind: 'customer', id: socket.data.customerId }, type: 'text', body: p.text });
+      return { ok: true, conversationId, messageId: message.id, seq: message.seq, visitorToken: socket.data.visitorToken };
+    });
+
+    handle(socket, 'conversation:sync', log, async (payload) => {
+      const p = parse(syncSchema, payload);
+      await ownConversation(p.conversationId);
+      const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
+      return { ok: true, conversationId: p.conversationId, messages: messages.map(presentMessage) };
+    });
+
+    handle(socket, 'typing', log, async (payload) => {
+      const p = parse(typingSchema, payload);
+      await ownConversation(p.conversationId);
+      agents.to(AGENTS_ROOM).emit('typing', { conversationId: p.conversationId, typing: p.typing, sender: { kind: 'customer' } });
+      return { ok: true };
+    });
+
+    handle(socket, 'read', log, async (payload) => {
+      const p = parse(readSchema, payload);
+      await ownConversation(p.conversationId);
+      agents.to(AGENTS_ROOM).emit('read', { conversationId: p.conversationId, seq: p.seq, reader: { kind: 'customer' } });
+      return { ok: true };
+    });
+  });
+
+  // ---- agents: staff with a console session cookie ----
+  agents.use(async (socket, next) => {
+    try {
+      const token = readCookie(socket.handshake.headers.cookie, SESSION_COOKIE);
+      const user = await userForSession(db, token);
+      if (!user) return next(new Error('unauthorized: log in first (POST /api/v1/auth/login)'));
+      socket.data.user = user;
+      next();
+    } catch (err) {
+      log.error({ err }, 'agent handshake failed');
+      next(new Error('handshake failed'));
+    }
+  });
+
+  agents.on('connection', (socket) => {
+    const user: User = socket.data.user;
+    socket.join(AGENTS_ROOM);
+
+    const visibleConversation = async (conversationId: string) => {
+      const c = await getConversation(db, conversationId);
+      if (!c) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist`);
+      return c;
+    };
+
+    handle(socket, 'message:send', log, async (payload) => {
+      const p = parse(agentSendSchema, payload);
+      const conversation = await visibleConversation(p.conversationId);
+      const { message } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text });
+      // bookkeeping after the message is durable: a failure here must not turn a stored message into an error ack
+      if (conversation.assigneeId === null) await claimIfUnassigned(db, conversation.id, user.id).catch((err) => log.warn({ err }, 'claim failed'));
+      await markRead(db, user.id, conversation.id, message.seq).catch((err) => log.warn({ err }, 'read marker failed'));
+      return { ok: true, conversationId: p.conversationId, messageId: message.id, seq: message.seq };
+    });
+
+    handle(socket, 'conversation:sync', log, async (payload) => {
+      const p = parse(syncSchema, payload);
+      await visibleConversation(p.conversationId);
+      const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
+      return { ok: true, conversationId: p.conversationId, messages: messages.map(presentMessage) };
+    });
+
+    handle(socket, 'typing', log, async (payload) => {
+      const p = parse(typingSchema, payload);
+      const c = await visibleConversation(p.conversationId);
+      customers.to(customerRoom(c.customerId)).emit('typing', { conversationId: c.id, typing: p.typing, sender: { kind: 'agent' } });
+      return { ok: true };
+    });
+
+    handle(socket, 'read', log, async (payload) => {
+      const p = parse(readSchema, payload);
+      const c = await visibleConversation(p.conversationId);
+      await markRead(db, user.id, c.id, Math.min(p.seq, c.lastSeq));
+      customers.to(customerRoom(c.customerId)).emit('read', { conversationId: c.id, seq: Math.min(p.seq, c.lastSeq), reader: { kind: 'agent' } });
+      return { ok: true };
+    });
+  });
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Database } from '../store/index.ts';
+import { getCustomer } from '../customers/index.ts';
+import { requireUser } from '../governance/http.ts';
+import { HttpError, parseOr400 } from '../server/http-errors.ts';
+import { getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
+import { presentConversation, presentMessage } from './presenters.ts';
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const inboxQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().optional() });
+const messagesQuery = z.object({ afterSeq: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(200) });
+const readBody = z.object({ seq: z.number().int().min(0) }).strict();
+
+export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>) {
+  const load = async (id: string) => {
+    const c = await getConversation(db, id);
+    if (!c) throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
+    return c;
+  };
+
+  app.get('/api/v1/conversations', async (request) => {
+    const user = requireUser(request);
+    const q = parseOr400(inboxQuery, request.query);
+    const items = await listInbox(db, user.id, q);
+    return { conversations: items.map(presentConversation) };
+  });
+
+  app.get('/api/v1/conversations/:id', async (request) => {
+    requireUser(request);
+    const { id } = parseOr400(idParams, request.params);
+    const c = await load(id);
+    const customer = await getCustomer(db, c.customerId);
+    return { conversation: presentConversation({ ...c, customerName: customer?.name }), customer };
+  });
+
+  app.get('/api/v1/conversations/:id/messages', async (request) => {
+    requireUser(request);
+    const { id } = parseOr400(idParams, request.params);
+    const q = parseOr400(messagesQuery, request.query);
+    await load(id);
+    const messages = await listMessagesAfter(db, id, q.afterSeq, q.limit);
+    return { messages: messages.map(presentMessage), hasMore: messages.length === q.limit };
+  });
+
+  app.post('/api/v1/conversations/:id/read', async (request) => {
+    const user = requireUser(request);
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(readBody, request.body);
+    const c = await load(id);
+    await markRead(db, user.id, id, Math.min(body.seq, c.lastSeq));
+    return { ok: true };
+  });
+
+  app.post('/api/v1/conversations/:id/resolve', async (request) => {
+    const user = requireUser(request);
+    const { id } = parseOr400(idParams, request.params);
+    await load(id);
+    const c = await resolveConversation(db, id, user.id);
+    return { conversation: c && presentConversation(c) };
+  });
+
+  app.get('/api/v1/customers/:id', async (request) => {
+    requireUser(request);
+    const { id } = parseOr400(idParams, request.params);
+    const customer = await getCustomer(db, id);
+    if (!customer) throw new HttpError(404, 'customer_not_found', `customer ${id} does not exist`);
+    const conversations = await listCustomerConversations(db, id);
+    return { customer, conversations: conversations.map((c) => presentConversation(c)) };
+  });
+}

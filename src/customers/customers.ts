@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { newId, type Database } from '../store/index.ts';
+
+export interface Customer {
+  id: string;
+  externalId: string | null;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  vipLevel: number;
+  attributes: Record<string, unknown>;
+  createdAt: number;
+}
+
+function toCustomer(r: Database['customer']): Customer {
+  return {
+    id: r.id,
+    externalId: r.external_id,
+    name: r.name,
+    phone: r.phone,
+    email: r.email,
+    vipLevel: Number(r.vip_level),
+    attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+    createdAt: Number(r.created_at),
+  };
+}
+
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A visitor token is 32 random bytes; only its hash is stored, so a database dump cannot impersonate visitors. */
+export function newVisitorToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function isWellFormedVisitorToken(t: unknown): t is string {
+  return typeof t === 'string' && TOKEN_PATTERN.test(t);
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export async function findVisitor(db: Kysely<Database>, visitorToken: string): Promise<Customer | undefined> {
+  const r = await db.selectFrom('customer').selectAll().where('visitor_token_hash', '=', hashToken(visitorToken)).executeTakeFirst();
+  return r && toCustomer(r);
+}
+
+/** The customer behind a visitor token, created on the visitor's first message. */
+export async function findOrCreateVisitor(db: Kysely<Database>, visitorToken: string): Promise<Customer> {
+  const found = await findVisitor(db, visitorToken);
+  if (found) return found;
+  const id = newId('cus');
+  const row: Database['customer'] = {
+    id,
+    external_id: null,
+    visitor_token_hash: hashToken(visitorToken),
+    name: `访客 ${id.slice(-6).toUpperCase()}`,
+    phone: null,
+    email: null,
+    vip_level: 0,
+    attributes: '{}',
+    created_at: Date.now(),
+  };
+  try {
+    await db.insertInto('customer').values(row).execute();
+  } catch (err) {
+    const raced = await findVisitor(db, visitorToken);
+    if (raced) return raced;
+    throw err;
+  }
+  return toCustomer(row);
+}
+
+export interface NewCustomer {
+  externalId?: string | null;
+  name: string;
+  phone?: string | null;
+  email?: string | null;
+  vipLevel?: number;
+  attributes?: Record<string, unknown>;
+}
+
+export async function createCustomer(db: Kysely<Database>, c: NewCustomer): Promise<Customer> {
+  const row: Database['customer'] = {
+    id: newId('cus'),
+    external_id: c.externalId ?? null,
+    visitor_token_hash: null,
+    name: c.name,
+    phone: c.phone ?? null,
+    email: c.email ?? null,
+    vip_level: c.vipLevel ?? 0,
+    attributes: JSON.stringify(c.attributes ?? {}),
+    created_at: Date.now(),
+  };
+  await db.insertInto('customer').values(row).execute();
+  return toCustomer(row);
+}
+
+export async function getCustomer(db: Kysely<Database>, id: string): Promise<Customer | undefined> {
+  const r = await db.selectFrom('customer').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && toCustomer(r);
+}

@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import { Server as SocketServer } from 'socket.io';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { openStore, type Store } from '../store/index.ts';
+import { MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
+import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
+import { demoPageHtml } from '../channels/demo-page.ts';
+import type { Config } from './config.ts';
+import { errorHandler } from './http-errors.ts';
+import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+
+export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const WEB_DIST = path.join(ROOT_DIR, 'dist/web');
+export const WIDGET_DIST = path.join(ROOT_DIR, 'dist/widget');
+
+export interface KefuServer {
+  app: FastifyInstance;
+  io: SocketServer;
+  store: Store;
+  appender: MessageAppender;
+  log: Logger;
+  /** listens on config.port (0 = any free port) and returns the port */
+  listen(): Promise<number>;
+  /** stops accepting, lets in-flight writes finish, closes the database */
+  close(): Promise<void>;
+}
+
+export async function createServer(config: Config, opts: { store?: Store; logger?: Logger } = {}): Promise<KefuServer> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const appender = new MessageAppender(store.db, store.dialect);
+  let shuttingDown = false;
+
+  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, disableRequestLogging: true, trustProxy: true });
+  app.setErrorHandler(errorHandler);
+  await app.register(fastifyCookie);
+  app.addHook('onRequest', sessionHook(store.db));
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    if (shuttingDown) return reply.status(503).send({ ok: false, reason: 'shutting down' });
+    try {
+      await sql`select 1`.execute(store.db);
+      return { ok: true, database: store.dialect };
+    } catch (err) {
+      return reply.status(503).send({ ok: false, reason: `database unreachable: ${(err as Error).message}` });
+    }
+  });
+  const metrics = createMetrics(appender);
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+
+  registerAuthRoutes(app, store.db, { secureCookies: config.secureCookies });
+  registerConversationRoutes(app, store.db);
+
+  app.get('/demo', async (_req, reply) => reply.type('text/html; charset=utf-8').send(demoPageHtml()));
+  app.get('/widget.js', async (_req, reply) => {
+    const file = path.join(WIDGET_DIST, 'widget.js');
+    if (!fs.existsSync(file)) return reply.status(503).type('text/plain').send('widget not built: run `npm run build`');
+    return reply.type('application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(fs.createReadStream(file));
+  });
+  const haveWeb = fs.existsSync(path.join(WEB_DIST, 'index.html'));
+  if (haveWeb) await app.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false, index: ['index.html'] });
+  app.setNotFoundHandler((request, reply) => {
+    if (request.method === 'GET' && !request.url.startsWith('/api/') && haveWeb) return reply.sendFile('index.html');
+    if (request.method === 'GET' && request.url === '/' && !haveWeb) return reply.type('text/plain').send('console not built: run `npm run build`');
+    return reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+
+  const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
+  attachGateway({ io, db: store.db, appender, log });
+
+  return {
+    app,
+    io,
+    store,
+    appender,
+    log,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const addr = app.server.address();
+      return typeof addr === 'object' && addr ? addr.port : config.port;
+    },
+    async close() {
+      shuttingDown = true;
+      // refuse new sockets and requests, then wait for every message already handed to the appender
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await app.close().catch(() => {});
+      await appender.idle();
+      await store.close();
+    },
+  };
+}

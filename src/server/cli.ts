@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createServer } from './app.ts';
+import { openStore } from '../store/index.ts';
+import { MessageAppender } from '../conversations/index.ts';
+import { ROLES, UserError, countUsers, createUser, type Role } from '../governance/index.ts';
+import { seedDemo, writeCredentialsFile } from './demo.ts';
+import { buildAll } from './build.ts';
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kefu: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function serve(opts: { demoIfEmpty: boolean }) {
+  const cfg = config();
+  const server = await createServer(cfg);
+  if (opts.demoIfEmpty && (await countUsers(server.store.db)) === 0) {
+    const creds = await seedDemo(server.store.db, server.appender);
+    const file = writeCredentialsFile(cfg.dataDir, creds);
+    process.stdout.write(`\nSeeded demo data. Accounts (also saved in ${file}):\n`);
+    for (const c of creds) process.stdout.write(`  ${c.role.padEnd(10)} login: ${c.login.padEnd(11)} password: ${c.password}\n`);
+  }
+  const port = await server.listen();
+  process.stdout.write(`\nkefu is running (${server.store.dialect}).\n  console: http://localhost:${port}/\n  demo site with the chat widget: http://localhost:${port}/demo\n`);
+  if (opts.demoIfEmpty) process.stdout.write(`  demo logins: see ${cfg.dataDir}/demo-credentials.txt\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ signal }, 'shutting down: refusing new connections, finishing writes');
+    const timer = setTimeout(() => {
+      server.log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, cfg.shutdownTimeoutMs);
+    timer.unref();
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+const program = new Command();
+program.name('kefu').description('kefu 客服 — self-hosted customer-service platform').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('start the server (PORT, KEFU_DATA_DIR, KEFU_DATABASE_URL from the environment)')
+  .option('--demo-if-empty', 'seed demo data when the database has no users', false)
+  .action(serve);
+
+program
+  .command('start')
+  .description('build the console if needed, seed demo data on a fresh database, and serve')
+  .action(async () => {
+    await buildAll({ onlyIfStale: true });
+    await serve({ demoIfEmpty: true });
+  });
+
+program
+  .command('build')
+  .description('build the console (web/) and the widget (widget/) into dist/')
+  .option('--if-stale', 'skip parts whose build is newer than their sources', false)
+  .action(async (o: { ifStale: boolean }) => {
+    await buildAll({ onlyIfStale: o.ifStale });
+  });
+
+const user = program.command('user').description('manage staff accounts');
+user
+  .command('add')
+  .description('create a staff account; prints a generated password unless --password-stdin is given')
+  .requiredOption('--login <login>', 'login name')
+  .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
+  .option('--name <name>', 'display name')
+  .option('--password-stdin', 'read the password from standard input', false)
+  .action(async (o: { login: string; role: Role; name?: string; passwordStdin: boolean }) => {
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      const password = o.passwordStdin ? await readStdin() : randomBytes(12).toString('base64url');
+      const u = await createUser(store.db, { login: o.login, password, role: o.role, displayName: o.name });
+      process.stdout.write(`created ${u.role} "${u.login}" (${u.id})\n`);
+      if (!o.passwordStdin) process.stdout.write(`password: ${password}\n`);
+    } catch (err) {
+      if (err instanceof UserError) {
+        process.stderr.write(`kefu: ${err.message}\n`);
+        process.exitCode = 1;
+      } else throw err;
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('demo')
+  .description('seed demo staff, customers and conversations; prints the generated passwords')
+  .action(async () => {
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      if ((await countUsers(store.db)) > 0) {
+        process.stderr.write('kefu: this database already has users; demo data is only seeded into an empty database\n');
+        process.exitCode = 1;
+        return;
+      }
+      const creds = await seedDemo(store.db, new MessageAppender(store.db, store.dialect));
+      const file = writeCredentialsFile(cfg.dataDir, creds);
+      for (const c of creds) process.stdout.write(`${c.role}\t${c.login}\t${c.password}\n`);
+      process.stdout.write(`saved in ${file}\n`);
+    } finally {
+      await store.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`kefu: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,4 @@
+export { openStore, migrate, sqliteFile, type Store, type StoreOptions } from './db.ts';
+export { dialectOf, type DialectName } from './dialect/index.ts';
+export type * from './schema.ts';
+export { newId } from './ids.ts';

@@ -1,0 +1,13 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m001 from './001_initial.ts';
+
+/** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
+export const migrations: Record<string, Migration> = {
+  '001_initial': m001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

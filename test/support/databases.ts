@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openStore, type DialectName, type Store } from '../../src/store/index.ts';
+
+/**
+ * The dialects a test runs against. scripts/test.ts starts one PostgreSQL cluster for the whole run and passes its
+ * URL in KEFU_TEST_PG_URL; without it (a single file run by hand) only SQLite is tested, and under CI that is an error.
+ */
+export function testDialects(): DialectName[] {
+  if (process.env.KEFU_TEST_PG_URL) return ['sqlite', 'postgres'];
+  if (process.env.CI === 'true') throw new Error('KEFU_TEST_PG_URL is not set: run the suite with `npm test`');
+  process.stderr.write('note: KEFU_TEST_PG_URL not set, PostgreSQL variants skipped (run `npm test` for both dialects)\n');
+  return ['sqlite'];
+}
+
+export function tempDir(prefix = 'kefu-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A fresh, empty database of the dialect: a new SQLite file, or a new database in the shared test cluster. */
+export async function freshDatabase(dialect: DialectName): Promise<{ dataDir: string; databaseUrl?: string; drop(): Promise<void> }> {
+  const dataDir = tempDir();
+  if (dialect === 'sqlite') return { dataDir, drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
+  const admin = process.env.KEFU_TEST_PG_URL!;
+  const name = `kefu_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`create database ${name}`);
+  await client.end();
+  const url = admin.replace(/\/[^/]*$/, `/${name}`);
+  return {
+    dataDir,
+    databaseUrl: url,
+    async drop() {
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function freshStore(dialect: DialectName): Promise<Store & { drop(): Promise<void> }> {
+  const d = await freshDatabase(dialect);
+  const store = await openStore({ dataDir: d.dataDir, databaseUrl: d.databaseUrl });
+  return {
+    ...store,
+    async drop() {
+      await store.close();
+      await d.drop();
+    },
+  };
+}
