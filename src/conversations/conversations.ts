@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { sql, type Kysely } from 'kysely';
 import { newId, type ConversationState, type Database } from '../store/index.ts';
 import { GENESIS_HASH } from './chain.ts';
@@ -19,6 +20,9 @@ export interface Conversation {
 }
 
 type Row = Database['conversation'];
+
+/** State changes of conversations (claimed, resolved, reopened), fanned out to consoles by the gateway. */
+export class ConversationUpdates extends EventEmitter<{ updated: [Conversation] }> {}
 
 function toConversation(r: Row): Conversation {
   return {
@@ -188,4 +192,21 @@ export async function claimIfUnassigned(db: Kysely<Database>, id: string, agentI
     await trx.insertInto('conversation_event').values({ conversation_id: id, kind: 'assigned', actor_kind: 'agent', actor_id: agentId, data: JSON.stringify({ assigneeId: agentId }), at }).execute();
     return true;
   });
+}
+
+/** A customer writing into a resolved conversation brings it back to the inbox: to its agent, or to the queue. */
+export async function reopenIfResolved(db: Kysely<Database>, id: string, actor: { kind: 'customer' | 'agent'; id: string | null }): Promise<Conversation | undefined> {
+  const at = Date.now();
+  const reopened = await db.transaction().execute(async (trx) => {
+    const c = await trx.selectFrom('conversation').select(['state', 'assignee_id']).where('id', '=', id).executeTakeFirst();
+    if (!c || (c.state !== 'resolved' && c.state !== 'closed')) return false;
+    await trx
+      .updateTable('conversation')
+      .set({ state: c.assignee_id ? 'assigned' : 'queued', resolved_at: null })
+      .where('id', '=', id)
+      .execute();
+    await trx.insertInto('conversation_event').values({ conversation_id: id, kind: 'reopened', actor_kind: actor.kind, actor_id: actor.id, data: '{}', at }).execute();
+    return true;
+  });
+  return reopened ? getConversation(db, id) : undefined;
 }

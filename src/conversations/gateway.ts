@@ -6,7 +6,7 @@ import type { Database } from '../store/index.ts';
 import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
 import { SESSION_COOKIE, userForSession, type User } from '../governance/index.ts';
 import { AppendError, type MessageAppender, type StoredMessage } from './appender.ts';
-import { claimIfUnassigned, getConversation, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
+import { type ConversationUpdates, claimIfUnassigned, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
 
@@ -36,6 +36,7 @@ export interface GatewayDeps {
   io: Server;
   db: Kysely<Database>;
   appender: MessageAppender;
+  updates: ConversationUpdates;
   log: Logger;
 }
 
@@ -59,7 +60,7 @@ function handle(socket: Socket, event: string, log: Logger, fn: (payload: unknow
   });
 }
 
-export function attachGateway({ io, db, appender, log }: GatewayDeps): void {
+export function attachGateway({ io, db, appender, updates, log }: GatewayDeps): void {
   const customers = io.of('/customer');
   const agents = io.of('/agent');
 
@@ -69,6 +70,15 @@ export function attachGateway({ io, db, appender, log }: GatewayDeps): void {
       customers.to(customerRoom(m.customerId)).emit('message:new', view);
       agents.to(AGENTS_ROOM).emit('message:new', view);
     }
+  });
+
+  updates.on('updated', (c) => {
+    void getCustomer(db, c.customerId)
+      .then((customer) => {
+        agents.to(AGENTS_ROOM).emit('conversation:updated', presentConversation({ ...c, customerName: customer?.name }));
+        customers.to(customerRoom(c.customerId)).emit('conversation:updated', { id: c.id, state: c.state });
+      })
+      .catch((err) => log.warn({ err }, 'conversation update not broadcast'));
   });
 
   // ---- customers: anonymous visitors identified by a server-issued token ----
@@ -110,7 +120,8 @@ export function attachGateway({ io, db, appender, log }: GatewayDeps): void {
         socket.join(customerRoom(customer.id));
       }
       let conversationId = p.conversationId;
-      if (conversationId) await ownConversation(conversationId);
+      let wasResolved = false;
+      if (conversationId) wasResolved = ['resolved', 'closed'].includes((await ownConversation(conversationId)).state);
       else {
         const opened = await openConversation(db, { customerId: socket.data.customerId, channel: 'web', openClientId: p.clientId });
         conversationId = opened.conversation.id;
@@ -120,6 +131,10 @@ export function attachGateway({ io, db, appender, log }: GatewayDeps): void {
         }
       }
       const { message } = await appender.append({ conversationId, clientId: p.clientId, sender: { kind: 'customer', id: socket.data.customerId }, type: 'text', body: p.text });
+      if (wasResolved) {
+        const reopened = await reopenIfResolved(db, conversationId, { kind: 'customer', id: socket.data.customerId }).catch((err) => log.warn({ err }, 'reopen failed'));
+        if (reopened) updates.emit('updated', reopened);
+      }
       return { ok: true, conversationId, messageId: message.id, seq: message.seq, visitorToken: socket.data.visitorToken };
     });
 
@@ -174,7 +189,11 @@ export function attachGateway({ io, db, appender, log }: GatewayDeps): void {
       const conversation = await visibleConversation(p.conversationId);
       const { message } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text });
       // bookkeeping after the message is durable: a failure here must not turn a stored message into an error ack
-      if (conversation.assigneeId === null) await claimIfUnassigned(db, conversation.id, user.id).catch((err) => log.warn({ err }, 'claim failed'));
+      if (conversation.assigneeId === null) {
+        const claimed = await claimIfUnassigned(db, conversation.id, user.id).catch((err) => log.warn({ err }, 'claim failed'));
+        const now = claimed ? await getConversation(db, conversation.id) : undefined;
+        if (now) updates.emit('updated', now);
+      }
       await markRead(db, user.id, conversation.id, message.seq).catch((err) => log.warn({ err }, 'read marker failed'));
       return { ok: true, conversationId: p.conversationId, messageId: message.id, seq: message.seq };
     });

@@ -5,7 +5,7 @@ import type { Database } from '../store/index.ts';
 import { getCustomer } from '../customers/index.ts';
 import { requireUser } from '../governance/http.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
-import { getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
+import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
@@ -13,7 +13,7 @@ const inboxQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).def
 const messagesQuery = z.object({ afterSeq: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(200) });
 const readBody = z.object({ seq: z.number().int().min(0) }).strict();
 
-export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>) {
+export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>, updates: ConversationUpdates) {
   const load = async (id: string) => {
     const c = await getConversation(db, id);
     if (!c) throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
@@ -58,6 +58,7 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const { id } = parseOr400(idParams, request.params);
     await load(id);
     const c = await resolveConversation(db, id, user.id);
+    if (c) updates.emit('updated', c);
     return { conversation: c && presentConversation(c) };
   });
 

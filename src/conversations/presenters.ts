@@ -6,6 +6,8 @@ export interface MessageView {
   conversationId: string;
   messageId: string;
   seq: number;
+  /** the sender's idempotency key, so a client can match its pending message to the echo */
+  clientId: string | null;
   sender: { kind: StoredMessage['senderKind']; id: string | null };
   type: StoredMessage['type'];
   text: string;
@@ -18,6 +20,7 @@ export function presentMessage(m: StoredMessage): MessageView {
     conversationId: m.conversationId,
     messageId: m.id,
     seq: m.seq,
+    clientId: m.clientId,
     sender: { kind: m.senderKind, id: m.senderId },
     type: m.type,
     text: m.body,

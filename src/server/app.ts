@@ -8,7 +8,7 @@ import { Server as SocketServer } from 'socket.io';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/index.ts';
-import { MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
+import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
 import { demoPageHtml } from '../channels/demo-page.ts';
 import type { Config } from './config.ts';
@@ -36,9 +36,10 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const log = opts.logger ?? createLogger(config.logLevel);
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const appender = new MessageAppender(store.db, store.dialect);
+  const updates = new ConversationUpdates();
   let shuttingDown = false;
 
-  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, disableRequestLogging: true, trustProxy: true });
+  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: true });
   app.setErrorHandler(errorHandler);
   await app.register(fastifyCookie);
   app.addHook('onRequest', sessionHook(store.db));
@@ -57,7 +58,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   registerAuthRoutes(app, store.db, { secureCookies: config.secureCookies });
-  registerConversationRoutes(app, store.db);
+  registerConversationRoutes(app, store.db, updates);
 
   app.get('/demo', async (_req, reply) => reply.type('text/html; charset=utf-8').send(demoPageHtml()));
   app.get('/widget.js', async (_req, reply) => {
@@ -74,7 +75,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   });
 
   const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
-  attachGateway({ io, db: store.db, appender, log });
+  attachGateway({ io, db: store.db, appender, updates, log });
 
   return {
     app,

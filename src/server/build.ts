@@ -5,6 +5,8 @@ import { ROOT_DIR, WEB_DIST, WIDGET_DIST } from './app.ts';
 function newestMtime(dir: string): number {
   let newest = 0;
   if (!fs.existsSync(dir)) return 0;
+  const stat = fs.statSync(dir);
+  if (stat.isFile()) return stat.mtimeMs;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath, entry.name);

@@ -78,8 +78,13 @@ export async function startPostgres(): Promise<PgCluster> {
   return {
     url,
     async stop() {
-      child.kill('SIGINT');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      // signalling runuser does not reach the server; pg_ctl stops it by its pid file
+      try {
+        run(path.join(bin, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'immediate', '-w']);
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

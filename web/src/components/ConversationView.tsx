@@ -1,0 +1,109 @@
+import { Alert, App, Button, Empty, Spin, Tag, Tooltip } from 'antd';
+import { CheckCircleOutlined, GlobalOutlined } from '@ant-design/icons';
+import { useState } from 'react';
+import { ApiError, OPEN_STATES } from '../api.ts';
+import { errorText } from '../errors.ts';
+import type { OpenConversation } from '../hooks/useConversation.ts';
+import { useI18n } from '../i18n.ts';
+import { CustomerAvatar } from './CustomerAvatar.tsx';
+import { MessageList } from './MessageList.tsx';
+import { ReplyBox } from './ReplyBox.tsx';
+import { StateTag } from './StateTag.tsx';
+
+interface Props {
+  open: OpenConversation;
+  onTyping(): void;
+  onStopTyping(): void;
+  onResolved(id: string): void;
+}
+
+export function ConversationView({ open, onTyping, onStopTyping, onResolved }: Props) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const [resolving, setResolving] = useState(false);
+
+  if (!open.id) {
+    return (
+      <section className="kf-conversation is-empty">
+        <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('conv.pickTitle')}>
+          <span className="kf-hint">{t('conv.pickHint')}</span>
+        </Empty>
+      </section>
+    );
+  }
+
+  if (open.error) {
+    const missing = open.error instanceof ApiError && open.error.status === 404;
+    return (
+      <section className="kf-conversation is-empty">
+        <Alert type="error" showIcon title={missing ? t('conv.notFound') : t('conv.loadFailed')} description={missing ? undefined : errorText(open.error, t)} />
+      </section>
+    );
+  }
+
+  const c = open.conversation;
+  const customerName = c?.customerName ?? open.customer?.name ?? '';
+  const isOpen = c ? OPEN_STATES.includes(c.state) : false;
+
+  const resolve = async () => {
+    setResolving(true);
+    try {
+      const resolved = await open.resolve();
+      message.success(t('conv.resolvedToast'));
+      onResolved(resolved.id);
+    } catch (err) {
+      message.error(errorText(err, t));
+    } finally {
+      setResolving(false);
+    }
+  };
+
+  return (
+    <section className="kf-conversation" aria-label={customerName}>
+      <header className="kf-conv-head">
+        {c ? <CustomerAvatar id={c.customerId} name={customerName} size={36} /> : null}
+        <div className="kf-conv-title">
+          <h3>{customerName || '\u00a0'}</h3>
+          <div className="kf-conv-sub">
+            {c ? <StateTag state={c.state} /> : null}
+            {c ? (
+              <Tag icon={<GlobalOutlined />} variant="filled" style={{ marginInlineEnd: 0 }}>
+                {c.channel === 'web' || c.channel === 'email' || c.channel === 'api' ? t(`channel.${c.channel}`) : c.channel}
+              </Tag>
+            ) : null}
+            <Tooltip title={open.id}>
+              <span className="kf-conv-id">#{open.id.slice(-8)}</span>
+            </Tooltip>
+          </div>
+        </div>
+        <Button icon={<CheckCircleOutlined />} onClick={resolve} loading={resolving} disabled={!isOpen}>
+          {t('conv.resolve')}
+        </Button>
+      </header>
+      {open.loading ? (
+        <div className="kf-conv-loading">
+          <Spin />
+        </div>
+      ) : (
+        <MessageList
+          key={`messages-${open.id}`}
+          messages={open.messages}
+          pending={open.pending}
+          customerId={c?.customerId ?? ''}
+          customerName={customerName}
+          customerReadSeq={open.customerReadSeq}
+          customerTyping={open.customerTyping}
+          onRetry={open.retry}
+          onDiscard={open.discard}
+        />
+      )}
+      {c && !isOpen ? (
+        <div className="kf-conv-closed">
+          <CheckCircleOutlined /> {t('conv.resolvedBanner')}
+        </div>
+      ) : (
+        <ReplyBox key={`reply-${open.id}`} conversationId={open.id} disabled={open.loading} onSend={open.send} onTyping={onTyping} onStopTyping={onStopTyping} />
+      )}
+    </section>
+  );
+}

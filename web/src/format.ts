@@ -1,0 +1,50 @@
+import type { Lang, Translate } from './i18n.ts';
+
+const DAY_MS = 86_400_000;
+
+function startOfDay(d: Date): number {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+/** Days between a date and today in local time: 0 today, 1 yesterday. */
+export function daysAgo(iso: string, now = new Date()): number {
+  return Math.round((startOfDay(now) - startOfDay(new Date(iso))) / DAY_MS);
+}
+
+export function clockTime(iso: string, lang: Lang): string {
+  return new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(iso));
+}
+
+export function fullDateTime(iso: string | number, lang: Lang): string {
+  return new Intl.DateTimeFormat(lang, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(iso));
+}
+
+/** Inbox style: the time today, "yesterday", the day within a week, the date after that. */
+export function shortTime(iso: string | null | undefined, lang: Lang, t: Translate): string {
+  if (!iso) return '';
+  const days = daysAgo(iso);
+  if (days <= 0) return clockTime(iso, lang);
+  if (days === 1) return t('conv.yesterday');
+  const d = new Date(iso);
+  if (days < 7) return new Intl.DateTimeFormat(lang, { weekday: 'short' }).format(d);
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return new Intl.DateTimeFormat(lang, sameYear ? { month: 'numeric', day: 'numeric' } : { year: 'numeric', month: 'numeric', day: 'numeric' }).format(d);
+}
+
+/** Heading of a day in the message list. */
+export function dayLabel(iso: string, lang: Lang, t: Translate): string {
+  const days = daysAgo(iso);
+  if (days === 0) return t('conv.today');
+  if (days === 1) return t('conv.yesterday');
+  return new Intl.DateTimeFormat(lang, { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' }).format(new Date(iso));
+}
+
+const MEDIA_TYPES = ['image', 'voice', 'video', 'file'] as const;
+type MediaType = (typeof MEDIA_TYPES)[number];
+
+/** A message body as text: attachments are named by their kind, since the console does not render media yet. */
+export function messageText(m: { type: string; text: string }, t: Translate): string {
+  if (!(MEDIA_TYPES as readonly string[]).includes(m.type)) return m.text;
+  const kind = t(`type.${m.type as MediaType}`);
+  return m.text ? `[${kind}] ${m.text}` : `[${kind}]`;
+}

@@ -1,0 +1,114 @@
+import type { InputRef } from 'antd';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { User } from '../api.ts';
+import { AppHeader } from '../components/AppHeader.tsx';
+import { ConversationView } from '../components/ConversationView.tsx';
+import { CustomerPanel } from '../components/CustomerPanel.tsx';
+import { InboxPanel, matchesQuery, matchesView, type InboxView } from '../components/InboxPanel.tsx';
+import { NavRail } from '../components/NavRail.tsx';
+import { errorText } from '../errors.ts';
+import { useConversation } from '../hooks/useConversation.ts';
+import { useInbox } from '../hooks/useInbox.ts';
+import { useI18n } from '../i18n.ts';
+import { useAgentSocket, useLatest, useTypingNotifier } from '../realtime.ts';
+
+const CONVERSATION_PATH = /^\/conversations\/([^/]+)$/;
+
+function conversationFromUrl(): string | null {
+  const m = CONVERSATION_PATH.exec(window.location.pathname);
+  return m ? decodeURIComponent(m[1]!) : null;
+}
+
+interface Props {
+  user: User;
+  onLogout(): void;
+  onSessionExpired(): void;
+}
+
+export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
+  const { t } = useI18n();
+  const { socket, status, connectCount } = useAgentSocket(onSessionExpired);
+  const [openId, setOpenId] = useState<string | null>(conversationFromUrl);
+  const [query, setQuery] = useState('');
+  const [view, setView] = useState<InboxView>('all');
+  const searchRef = useRef<InputRef>(null);
+
+  const inbox = useInbox({ socket, connectCount, me: user, openId });
+  const describeError = useCallback((err: unknown) => errorText(err, t), [t]);
+  const open = useConversation({ socket, connectCount, me: user, conversationId: openId, describeError });
+  const typing = useTypingNotifier(socket, openId);
+
+  const visible = useMemo(() => inbox.items.filter((c) => matchesView(c, view, user.id) && matchesQuery(c, query)), [inbox.items, view, user.id, query]);
+  const counts = useMemo(
+    () => ({
+      all: inbox.items.length,
+      mine: inbox.items.filter((c) => matchesView(c, 'mine', user.id)).length,
+      unassigned: inbox.items.filter((c) => matchesView(c, 'unassigned', user.id)).length,
+    }),
+    [inbox.items, user.id],
+  );
+  const totalUnread = inbox.items.reduce((n, c) => n + (c.id === openId ? 0 : (c.unread ?? 0)), 0);
+
+  const { markOpened, remove } = inbox;
+  const select = useCallback(
+    (id: string) => {
+      setOpenId(id);
+      markOpened(id);
+      // replaceState, not pushState: a reload reopens the conversation, but Back does not walk through every one visited
+      window.history.replaceState(null, '', `/conversations/${encodeURIComponent(id)}`);
+    },
+    [markOpened],
+  );
+
+  useEffect(() => {
+    document.title = totalUnread > 0 ? `(${totalUnread}) ${t('app.name')}` : t('app.name');
+  }, [totalUnread, t]);
+
+  const keyboard = useLatest({ visible, openId, select });
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+        const { visible: list, openId: current, select: go } = keyboard.current;
+        if (list.length === 0) return;
+        e.preventDefault();
+        const at = list.findIndex((c) => c.id === current);
+        const next = at < 0 ? 0 : Math.min(list.length - 1, Math.max(0, at + (e.key === 'ArrowDown' ? 1 : -1)));
+        if (list[next]!.id !== current) go(list[next]!.id);
+      } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        searchRef.current?.focus({ cursor: 'all' });
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [keyboard]);
+
+  const customerId = open.conversation?.customerId ?? null;
+
+  return (
+    <div className="kf-shell">
+      <NavRail unread={totalUnread} />
+      <div className="kf-main">
+        <AppHeader user={user} status={status} onLogout={onLogout} />
+        <div className="kf-workspace">
+          <InboxPanel
+            items={visible}
+            counts={counts}
+            loading={inbox.loading}
+            error={inbox.error}
+            selectedId={openId}
+            query={query}
+            view={view}
+            searchRef={searchRef}
+            onSelect={select}
+            onQuery={setQuery}
+            onView={setView}
+            onRetry={inbox.reload}
+          />
+          <ConversationView open={open} onTyping={typing.typed} onStopTyping={typing.stopped} onResolved={remove} />
+          <CustomerPanel customerId={customerId} conversationId={openId} refreshKey={`${openId}:${open.conversation?.state ?? ''}`} onOpenConversation={select} />
+        </div>
+      </div>
+    </div>
+  );
+}
