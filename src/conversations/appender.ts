@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Kysely, Transaction } from 'kysely';
 import { newId, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
 import { chainHash } from './chain.ts';
+import { indexText } from '../archive/index.ts';
+import { writeSearchDocs } from '../store/dialect/search.ts';
 
 export interface AppendInput {
   conversationId: string;
@@ -109,6 +111,14 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]]
     if (fresh.length > 0) this.emit('committed', fresh);
   }
 
+  /**
+   * Appends inside a transaction the caller owns (imports write a conversation and its messages atomically).
+   * Nothing is broadcast: the caller decides what to announce after its commit.
+   */
+  appendWithin(trx: Transaction<Database>, inputs: AppendInput[]): Promise<Array<AppendResult | AppendError>> {
+    return this.writeBatch(trx, inputs);
+  }
+
   private async writeBatch(trx: Transaction<Database>, inputs: AppendInput[]): Promise<Array<AppendResult | AppendError>> {
     const convIds = [...new Set(inputs.map((i) => i.conversationId))];
     let convQuery = trx
@@ -199,6 +209,12 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]]
     for (let i = 0; i < inserts.length; i += 500) {
       await trx.insertInto('message').values(inserts.slice(i, i + 500)).execute();
     }
+    // the index entry commits with its message: a search never misses an acknowledged message
+    await writeSearchDocs(
+      trx,
+      this.dialect,
+      inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, tokens: indexText(m.body) })),
+    );
     for (let i = 0; i < events.length; i += 500) {
       await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();
     }

@@ -80,15 +80,19 @@ export async function openConversation(db: Kysely<Database>, input: OpenConversa
     first_response_at: null,
     resolved_at: null,
   };
+  const write = async (trx: Kysely<Database>) => {
+    await trx.insertInto('conversation').values(row).execute();
+    await trx
+      .insertInto('conversation_event')
+      .values({ conversation_id: row.id, kind: 'created', actor_kind: 'customer', actor_id: input.customerId, data: JSON.stringify({ channel: input.channel }), at })
+      .execute();
+  };
   try {
-    await db.transaction().execute(async (trx) => {
-      await trx.insertInto('conversation').values(row).execute();
-      await trx
-        .insertInto('conversation_event')
-        .values({ conversation_id: row.id, kind: 'created', actor_kind: 'customer', actor_id: input.customerId, data: JSON.stringify({ channel: input.channel }), at })
-        .execute();
-    });
+    // inside a caller's transaction (an import writing a whole conversation atomically) write in it
+    if (db.isTransaction) await write(db);
+    else await db.transaction().execute(write);
   } catch (err) {
+    if (db.isTransaction) throw err;
     // two concurrent retries of the same first send: the loser reads the winner's conversation
     if (openClientId !== null) {
       const winner = await db.selectFrom('conversation').selectAll().where('customer_id', '=', input.customerId).where('open_client_id', '=', openClientId).executeTakeFirst();

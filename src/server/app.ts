@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/index.ts';
 import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
+import { registerArchiveRoutes } from '../archive/index.ts';
 import { demoPageHtml } from '../channels/demo-page.ts';
 import type { Config } from './config.ts';
 import { errorHandler } from './http-errors.ts';
@@ -59,6 +60,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
 
   registerAuthRoutes(app, store.db, { secureCookies: config.secureCookies });
   registerConversationRoutes(app, store.db, updates);
+  registerArchiveRoutes(app, store.db, store.dialect);
 
   app.get('/demo', async (_req, reply) => reply.type('text/html; charset=utf-8').send(demoPageHtml()));
   app.get('/widget.js', async (_req, reply) => {

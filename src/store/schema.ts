@@ -84,7 +84,13 @@ export interface ReadMarkerTable {
   last_read_seq: number;
 }
 
+export interface ConversationTagTable {
+  conversation_id: string;
+  tag: string;
+}
+
 export interface Database {
+  conversation_tag: ConversationTagTable;
   customer: CustomerTable;
   app_user: UserTable;
   session: SessionTable;

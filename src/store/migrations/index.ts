@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_initial.ts';
+import * as m002 from './002_search.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
+  '002_search': m002,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,177 @@
+import { sql, type Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
+import { matchCondition, relevanceScore } from '../store/dialect/search.ts';
+import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
+import { makeSnippet, type Snippet } from './snippet.ts';
+
+export const MAX_QUERY_LENGTH = 200;
+/** counts are exact up to this many hits; beyond it the total is reported as an estimate ("10,000+") */
+export const EXACT_COUNT_LIMIT = 10_000;
+
+const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date or time, e.g. 2026-11-01 or 2026-11-01T08:00:00+08:00');
+
+/** The search parameters as they come from HTTP or the CLI (strings), validated. */
+export const searchParamsSchema = z
+  .object({
+    q: z.string().max(MAX_QUERY_LENGTH, `the query may have at most ${MAX_QUERY_LENGTH} characters`).default(''),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    customer: z.string().min(1).max(100).optional(),
+    agent: z.string().min(1).max(64).optional(),
+    group: z.string().min(1).max(100).optional(),
+    channel: z.string().min(1).max(50).optional(),
+    tag: z.string().min(1).max(100).optional(),
+    conversation: z.string().min(1).max(100).optional(),
+    sort: z.enum(['time', 'relevance']).default('time'),
+    cursor: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(20),
+  })
+  .strict();
+
+export type SearchParams = z.infer<typeof searchParamsSchema>;
+
+export interface SearchHit {
+  conversationId: string;
+  externalId: string | null;
+  customerId: string;
+  customerName: string;
+  channel: string;
+  messageId: string;
+  seq: number;
+  sender: { kind: SenderKind; id: string | null };
+  type: MessageType;
+  createdAt: string;
+  body: string;
+  snippet: string;
+  highlights: Snippet['highlights'];
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  total: number;
+  totalIsEstimate: boolean;
+  nextCursor: string | null;
+  tookMs: number;
+}
+
+export class SearchError extends Error {
+  constructor(public readonly code: 'invalid_cursor' | 'unknown_agent', message: string) {
+    super(message);
+  }
+}
+
+interface Cursor {
+  /** time order: the last hit's created_at and id; relevance order: an offset */
+  t?: number;
+  id?: string;
+  o?: number;
+}
+
+function decodeCursor(c: string | undefined): Cursor | undefined {
+  if (!c) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Cursor;
+    if (typeof v !== 'object' || v === null) throw new Error();
+    return v;
+  } catch {
+    throw new SearchError('invalid_cursor', 'cursor is not one this server issued; start the search again without it');
+  }
+}
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
+
+/**
+ * Finds messages: every query word must occur (Chinese as a substring, simplified/traditional and full/half width
+ * alike; Latin words by prefix; digits anywhere in a number), within the filters. Newest first or by relevance.
+ */
+export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams): Promise<SearchResult> {
+  const started = performance.now();
+  const tokens = queryTokens(params.q);
+  const engineQuery = dialect === 'sqlite' ? toFts5Match(tokens) : toTsQuery(tokens);
+  const hasQuery = params.q.trim().length > 0;
+  if (hasQuery && engineQuery === null) {
+    // only punctuation or emoji: nothing searchable, nothing found
+    return { hits: [], total: 0, totalIsEstimate: false, nextCursor: null, tookMs: performance.now() - started };
+  }
+
+  let agentId: string | undefined;
+  if (params.agent) {
+    const u = await db.selectFrom('app_user').select('id').where((eb) => eb.or([eb('login', '=', params.agent!), eb('id', '=', params.agent!)])).executeTakeFirst();
+    if (!u) throw new SearchError('unknown_agent', `no staff account with login "${params.agent}"`);
+    agentId = u.id;
+  }
+
+  let base = db
+    .selectFrom('message as m')
+    .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
+    .where('m.type', '!=', 'event');
+  if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
+  if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
+  if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));
+  if (params.customer) {
+    const key = params.customer;
+    base = base.where((eb) => eb.or([eb('c.customer_id', '=', key), eb('c.customer_id', 'in', eb.selectFrom('customer').select('id').where('external_id', '=', key))]));
+  }
+  if (agentId) base = base.where('c.assignee_id', '=', agentId);
+  if (params.group) base = base.where('c.group_id', '=', params.group);
+  if (params.channel) base = base.where('c.channel', '=', params.channel);
+  if (params.conversation) base = base.where((eb) => eb.or([eb('c.id', '=', params.conversation!), eb('c.external_id', '=', params.conversation!)]));
+  if (params.tag) base = base.where('c.id', 'in', db.selectFrom('conversation_tag').select('conversation_id').where('tag', '=', params.tag));
+
+  const cursor = decodeCursor(params.cursor);
+  const byRelevance = params.sort === 'relevance' && engineQuery !== null;
+  let page = base
+    .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
+    .select(['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'])
+    .limit(params.limit + 1);
+  if (byRelevance) {
+    page = page.orderBy(relevanceScore(dialect, engineQuery!), 'desc').orderBy('m.created_at', 'desc').orderBy('m.id', 'desc').offset(cursor?.o ?? 0);
+  } else {
+    if (cursor?.t !== undefined && cursor.id !== undefined) {
+      const { t, id } = cursor;
+      page = page.where((eb) => eb.or([eb('m.created_at', '<', t), eb.and([eb('m.created_at', '=', t), eb('m.id', '<', id)])]));
+    }
+    page = page.orderBy('m.created_at', 'desc').orderBy('m.id', 'desc');
+  }
+
+  const countQuery = db
+    .selectFrom(base.select(sql<number>`1`.as('one')).limit(EXACT_COUNT_LIMIT + 1).as('capped'))
+    .select((eb) => eb.fn.countAll<number>().as('n'));
+
+  const [rows, counted] = await Promise.all([page.execute(), countQuery.executeTakeFirstOrThrow()]);
+  const n = Number(counted.n);
+  const more = rows.length > params.limit;
+  const shown = rows.slice(0, params.limit);
+  const words = tokens.terms.map((t) => t.word);
+  const hits: SearchHit[] = shown.map((r) => {
+    const snippet = makeSnippet(r.body, words);
+    return {
+      conversationId: r.conversation_id,
+      externalId: r.external_id,
+      customerId: r.customer_id,
+      customerName: r.customer_name,
+      channel: r.channel,
+      messageId: r.id,
+      seq: Number(r.seq),
+      sender: { kind: r.sender_kind, id: r.sender_id },
+      type: r.type,
+      createdAt: new Date(Number(r.created_at)).toISOString(),
+      body: r.body,
+      snippet: snippet.text,
+      highlights: snippet.highlights,
+    };
+  });
+  let nextCursor: string | null = null;
+  if (more) {
+    const last = shown.at(-1)!;
+    nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit }) : encodeCursor({ t: Number(last.created_at), id: last.id });
+  }
+  return {
+    hits,
+    total: Math.min(n, EXACT_COUNT_LIMIT),
+    totalIsEstimate: n > EXACT_COUNT_LIMIT,
+    nextCursor,
+    tookMs: Math.round((performance.now() - started) * 10) / 10,
+  };
+}
