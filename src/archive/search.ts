@@ -55,6 +55,12 @@ export interface SearchResult {
   tookMs: number;
 }
 
+/** The query for this dialect's engine, or null when the text has nothing searchable. */
+export function engineQueryFor(dialect: DialectName, q: string): string | null {
+  const tokens = queryTokens(q);
+  return dialect === 'sqlite' ? toFts5Match(tokens) : toTsQuery(tokens);
+}
+
 export class SearchError extends Error {
   constructor(public readonly code: 'invalid_cursor' | 'unknown_agent', message: string) {
     super(message);
@@ -95,29 +101,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     return { hits: [], total: 0, totalIsEstimate: false, nextCursor: null, tookMs: performance.now() - started };
   }
 
-  let agentId: string | undefined;
-  if (params.agent) {
-    const u = await db.selectFrom('app_user').select('id').where((eb) => eb.or([eb('login', '=', params.agent!), eb('id', '=', params.agent!)])).executeTakeFirst();
-    if (!u) throw new SearchError('unknown_agent', `no staff account with login "${params.agent}"`);
-    agentId = u.id;
-  }
-
-  let base = db
-    .selectFrom('message as m')
-    .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
-    .where('m.type', '!=', 'event');
-  if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
-  if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
-  if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));
-  if (params.customer) {
-    const key = params.customer;
-    base = base.where((eb) => eb.or([eb('c.customer_id', '=', key), eb('c.customer_id', 'in', eb.selectFrom('customer').select('id').where('external_id', '=', key))]));
-  }
-  if (agentId) base = base.where('c.assignee_id', '=', agentId);
-  if (params.group) base = base.where('c.group_id', '=', params.group);
-  if (params.channel) base = base.where('c.channel', '=', params.channel);
-  if (params.conversation) base = base.where((eb) => eb.or([eb('c.id', '=', params.conversation!), eb('c.external_id', '=', params.conversation!)]));
-  if (params.tag) base = base.where('c.id', 'in', db.selectFrom('conversation_tag').select('conversation_id').where('tag', '=', params.tag));
+  const base = await filteredMessages(db, dialect, params, engineQuery);
 
   const cursor = decodeCursor(params.cursor);
   const byRelevance = params.sort === 'relevance' && engineQuery !== null;
@@ -174,4 +158,36 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     nextCursor,
     tookMs: Math.round((performance.now() - started) * 10) / 10,
   };
+}
+
+/**
+ * Messages (alias `m`, joined with their conversation `c`) that match the engine query and the filters: the one
+ * definition of "what a search finds", shared by search, export and the CLI.
+ */
+export async function filteredMessages(db: Kysely<Database>, dialect: DialectName, params: Omit<SearchParams, 'sort' | 'cursor' | 'limit'>, engineQuery: string | null) {
+  let agentId: string | undefined;
+  if (params.agent) {
+    const u = await db.selectFrom('app_user').select('id').where((eb) => eb.or([eb('login', '=', params.agent!), eb('id', '=', params.agent!)])).executeTakeFirst();
+    if (!u) throw new SearchError('unknown_agent', `no staff account with login "${params.agent}"`);
+    agentId = u.id;
+  }
+
+  let base = db
+    .selectFrom('message as m')
+    .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
+    .where('m.type', '!=', 'event');
+  if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
+  if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
+  if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));
+  if (params.customer) {
+    const key = params.customer;
+    base = base.where((eb) => eb.or([eb('c.customer_id', '=', key), eb('c.customer_id', 'in', eb.selectFrom('customer').select('id').where('external_id', '=', key))]));
+  }
+  if (agentId) base = base.where('c.assignee_id', '=', agentId);
+  if (params.group) base = base.where('c.group_id', '=', params.group);
+  if (params.channel) base = base.where('c.channel', '=', params.channel);
+  if (params.conversation) base = base.where((eb) => eb.or([eb('c.id', '=', params.conversation!), eb('c.external_id', '=', params.conversation!)]));
+  if (params.tag) base = base.where('c.id', 'in', db.selectFrom('conversation_tag').select('conversation_id').where('tag', '=', params.tag));
+
+  return base;
 }
