@@ -7,6 +7,7 @@ import { MessageAppender } from '../conversations/index.ts';
 import { ROLES, UserError, countUsers, createUser, type Role } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
+import { SearchError, hitJson, hitsTable, searchMessages, searchParamsSchema } from '../archive/index.ts';
 
 function config(): Config {
   try {
@@ -122,6 +123,54 @@ program
       const file = writeCredentialsFile(cfg.dataDir, creds);
       for (const c of creds) process.stdout.write(`${c.role}\t${c.login}\t${c.password}\n`);
       process.stdout.write(`saved in ${file}\n`);
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('search')
+  .description('search the chat archive (Chinese simplified/traditional, English, numbers); words are ANDed')
+  .argument('<query...>', 'the words to find')
+  .option('--from <iso>', 'only messages at or after this time (ISO 8601)')
+  .option('--to <iso>', 'only messages before this time (ISO 8601)')
+  .option('--customer <id>', 'customer id or external id')
+  .option('--agent <login>', 'conversations assigned to this staff login')
+  .option('--channel <channel>', 'channel, e.g. web, email, import')
+  .option('--group <group>', 'group id')
+  .option('--tag <tag>', 'conversation tag')
+  .option('--sort <order>', 'time (newest first) or relevance', 'time')
+  .option('--limit <n>', 'how many hits (1-200)', '20')
+  .option('--json', 'one JSON object per line per hit', false)
+  .action(async (query: string[], o: Record<string, string | boolean | undefined>) => {
+    const parsed = searchParamsSchema.safeParse({
+      q: query.join(' '),
+      from: o.from,
+      to: o.to,
+      customer: o.customer,
+      agent: o.agent,
+      channel: o.channel,
+      group: o.group,
+      tag: o.tag,
+      sort: o.sort,
+      limit: o.limit,
+    });
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      process.stderr.write(`kefu: --${String(i.path[0] ?? 'query')}: ${i.message}\n`);
+      process.exit(2);
+    }
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      const result = await searchMessages(store.db, store.dialect, parsed.data);
+      if (o.json) for (const h of result.hits) process.stdout.write(JSON.stringify(hitJson(h)) + '\n');
+      else process.stdout.write(hitsTable(result, process.stdout.isTTY === true));
+    } catch (err) {
+      if (err instanceof SearchError) {
+        process.stderr.write(`kefu: ${err.message}\n`);
+        process.exitCode = 2;
+      } else throw err;
     } finally {
       await store.close();
     }

@@ -1,0 +1,69 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './support/databases.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+describe('kefu command line', () => {
+  let dataDir: string;
+  const kefu = (args: string[], input?: string) =>
+    spawnSync(process.execPath, [path.join(root, 'bin/kefu.mjs'), ...args], { env: { ...process.env, KEFU_DATA_DIR: dataDir, KEFU_DATABASE_URL: '' }, input, encoding: 'utf8' });
+  before(() => {
+    dataDir = tempDir();
+  });
+  after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  test('--help lists the commands', () => {
+    const r = kefu(['--help']);
+    assert.equal(r.status, 0);
+    for (const c of ['serve', 'start', 'user', 'demo', 'search']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+  });
+
+  test('demo seeds staff with generated passwords and refuses to run twice', () => {
+    const r = kefu(['demo']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^agent\tagent\t\S{10,}$/m);
+    assert.ok(fs.existsSync(path.join(dataDir, 'demo-credentials.txt')));
+    const again = kefu(['demo']);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /already has users/);
+  });
+
+  test('user add creates an account with a piped password and refuses a duplicate login', () => {
+    const r = kefu(['user', 'add', '--login', 'zhou', '--role', 'supervisor', '--password-stdin'], 'a-long-password\n');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /created supervisor "zhou"/);
+    const dup = kefu(['user', 'add', '--login', 'zhou', '--role', 'agent']);
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /already exists/);
+    const badRole = kefu(['user', 'add', '--login', 'x1', '--role', 'boss']);
+    assert.notEqual(badRole.status, 0);
+    assert.match(badRole.stderr, /boss/);
+  });
+
+  test('search --json prints one object per hit; traditional finds simplified', () => {
+    const r = kefu(['search', '發票', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 1);
+    for (const h of lines) {
+      assert.deepEqual(Object.keys(h).sort(), ['conversationId', 'createdAt', 'externalId', 'messageId', 'role', 'seq', 'snippet']);
+      assert.match(h.snippet, /发票/);
+    }
+    const table = kefu(['search', '退款']);
+    assert.match(table.stdout, /【退款】/);
+    assert.match(table.stdout, /共 \d+ 条/);
+  });
+
+  test('bad options and configuration give a clear message and a non-zero exit', () => {
+    const r = kefu(['search', 'x', '--from', 'yesterday']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--from: must be an ISO 8601/);
+    const bad = spawnSync(process.execPath, [path.join(root, 'bin/kefu.mjs'), 'search', 'x'], { env: { ...process.env, PORT: 'eighty' }, encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /PORT/);
+  });
+});
