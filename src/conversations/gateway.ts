@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
-import { SESSION_COOKIE, userForSession, type User } from '../governance/index.ts';
+import { SESSION_COOKIE, userForSession, type AuditLog, type User } from '../governance/index.ts';
 import { AppendError, type MessageAppender, type StoredMessage } from './appender.ts';
 import { type ConversationUpdates, claimIfUnassigned, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
@@ -37,6 +37,7 @@ export interface GatewayDeps {
   db: Kysely<Database>;
   appender: MessageAppender;
   updates: ConversationUpdates;
+  audit: AuditLog;
   log: Logger;
 }
 
@@ -60,7 +61,7 @@ function handle(socket: Socket, event: string, log: Logger, fn: (payload: unknow
   });
 }
 
-export function attachGateway({ io, db, appender, updates, log }: GatewayDeps): void {
+export function attachGateway({ io, db, appender, updates, audit, log }: GatewayDeps): void {
   const customers = io.of('/customer');
   const agents = io.of('/agent');
 
@@ -202,6 +203,13 @@ export function attachGateway({ io, db, appender, updates, log }: GatewayDeps): 
       const p = parse(syncSchema, payload);
       await visibleConversation(p.conversationId);
       const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
+      await audit.record({
+        actor: { id: user.id, login: user.login, role: user.role },
+        action: 'view',
+        target: { type: 'conversation', id: p.conversationId },
+        ip: socket.handshake.address,
+        detail: { afterSeq: p.afterSeq, messages: messages.length, via: 'socket' },
+      });
       return { ok: true, conversationId: p.conversationId, messages: messages.map(presentMessage) };
     });
 

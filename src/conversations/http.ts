@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { getCustomer } from '../customers/index.ts';
-import { requireUser } from '../governance/http.ts';
+import { actorOf, requireUser } from '../governance/http.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
@@ -13,7 +14,7 @@ const inboxQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).def
 const messagesQuery = z.object({ afterSeq: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(200) });
 const readBody = z.object({ seq: z.number().int().min(0) }).strict();
 
-export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>, updates: ConversationUpdates) {
+export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>, updates: ConversationUpdates, audit: AuditLog) {
   const load = async (id: string) => {
     const c = await getConversation(db, id);
     if (!c) throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
@@ -36,11 +37,12 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
   });
 
   app.get('/api/v1/conversations/:id/messages', async (request) => {
-    requireUser(request);
+    const user = requireUser(request);
     const { id } = parseOr400(idParams, request.params);
     const q = parseOr400(messagesQuery, request.query);
     await load(id);
     const messages = await listMessagesAfter(db, id, q.afterSeq, q.limit);
+    await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'conversation', id }, ip: request.ip, detail: { afterSeq: q.afterSeq, messages: messages.length } });
     return { messages: messages.map(presentMessage), hasMore: messages.length === q.limit };
   });
 
@@ -63,10 +65,11 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
   });
 
   app.get('/api/v1/customers/:id', async (request) => {
-    requireUser(request);
+    const user = requireUser(request);
     const { id } = parseOr400(idParams, request.params);
     const customer = await getCustomer(db, id);
     if (!customer) throw new HttpError(404, 'customer_not_found', `customer ${id} does not exist`);
+    await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'customer', id }, ip: request.ip });
     const conversations = await listCustomerConversations(db, id);
     return { customer, conversations: conversations.map((c) => presentConversation(c)) };
   });

@@ -5,6 +5,7 @@ import type { Database } from '../store/index.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { SESSION_COOKIE, SESSION_TTL_MS, createSession, revokeSession, userForSession } from './sessions.ts';
 import { checkPassword, type User } from './users.ts';
+import type { AuditLog, AuditActor } from './audit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -31,11 +32,19 @@ export function presentUser(u: User) {
   return { id: u.id, login: u.login, displayName: u.displayName, role: u.role };
 }
 
-export function registerAuthRoutes(app: FastifyInstance, db: Kysely<Database>, opts: { secureCookies: boolean }) {
+export function actorOf(u: User): AuditActor {
+  return { id: u.id, login: u.login, role: u.role };
+}
+
+export function registerAuthRoutes(app: FastifyInstance, db: Kysely<Database>, audit: AuditLog, opts: { secureCookies: boolean }) {
   app.post('/api/v1/auth/login', async (request, reply) => {
     const body = parseOr400(loginBody, request.body);
     const user = await checkPassword(db, body.login, body.password);
-    if (!user) throw new HttpError(401, 'bad_credentials', 'login or password is wrong');
+    if (!user) {
+      await audit.record({ actor: { id: null, login: body.login, role: null }, action: 'login_failed', ip: request.ip });
+      throw new HttpError(401, 'bad_credentials', 'login or password is wrong');
+    }
+    await audit.record({ actor: actorOf(user), action: 'login', ip: request.ip });
     const session = await createSession(db, user.id);
     reply.setCookie(SESSION_COOKIE, session.token, {
       httpOnly: true,
@@ -50,6 +59,7 @@ export function registerAuthRoutes(app: FastifyInstance, db: Kysely<Database>, o
   app.post('/api/v1/auth/logout', async (request, reply) => {
     const token = request.cookies[SESSION_COOKIE];
     if (token) await revokeSession(db, token);
+    if (request.user) await audit.record({ actor: actorOf(request.user), action: 'logout', ip: request.ip });
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { ok: true };
   });

@@ -1,2 +1,4 @@
 export * from './users.ts';
 export * from './sessions.ts';
+export * from './audit.ts';
+export * from './integrity.ts';

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/index.ts';
 import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
+import { AuditLog } from '../governance/audit.ts';
 import { registerArchiveRoutes } from '../archive/index.ts';
 import { demoPageHtml } from '../channels/demo-page.ts';
 import type { Config } from './config.ts';
@@ -26,6 +27,7 @@ export interface KefuServer {
   io: SocketServer;
   store: Store;
   appender: MessageAppender;
+  audit: AuditLog;
   log: Logger;
   /** listens on config.port (0 = any free port) and returns the port */
   listen(): Promise<number>;
@@ -38,6 +40,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const appender = new MessageAppender(store.db, store.dialect);
   const updates = new ConversationUpdates();
+  const audit = new AuditLog(store.db, store.dialect);
   let shuttingDown = false;
 
   const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: true });
@@ -58,9 +61,9 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const metrics = createMetrics(appender);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
-  registerAuthRoutes(app, store.db, { secureCookies: config.secureCookies });
-  registerConversationRoutes(app, store.db, updates);
-  registerArchiveRoutes(app, store.db, store.dialect);
+  registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies });
+  registerConversationRoutes(app, store.db, updates, audit);
+  registerArchiveRoutes(app, store.db, store.dialect, audit);
 
   app.get('/demo', async (_req, reply) => reply.type('text/html; charset=utf-8').send(demoPageHtml()));
   app.get('/widget.js', async (_req, reply) => {
@@ -77,13 +80,14 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   });
 
   const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
-  attachGateway({ io, db: store.db, appender, updates, log });
+  attachGateway({ io, db: store.db, appender, updates, audit, log });
 
   return {
     app,
     io,
     store,
     appender,
+    audit,
     log,
     async listen() {
       await app.listen({ port: config.port, host: config.host });

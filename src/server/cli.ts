@@ -4,9 +4,10 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
-import { ROLES, UserError, countUsers, createUser, type Role } from '../governance/index.ts';
+import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, verifyAuditChain, verifyMessageChains, type Role } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
+import { importCommand } from '../archive/import/index.ts';
 import { SearchError, hitJson, hitsTable, searchMessages, searchParamsSchema } from '../archive/index.ts';
 
 function config(): Config {
@@ -95,6 +96,7 @@ user
     try {
       const password = o.passwordStdin ? await readStdin() : randomBytes(12).toString('base64url');
       const u = await createUser(store.db, { login: o.login, password, role: o.role, displayName: o.name });
+      await new AuditLog(store.db, store.dialect).record({ actor: LOCAL_OPERATOR, action: 'user.create', target: { type: 'user', id: u.id }, detail: { login: u.login, role: u.role } });
       process.stdout.write(`created ${u.role} "${u.login}" (${u.id})\n`);
       if (!o.passwordStdin) process.stdout.write(`password: ${password}\n`);
     } catch (err) {
@@ -164,6 +166,8 @@ program
     const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
     try {
       const result = await searchMessages(store.db, store.dialect, parsed.data);
+      const { cursor: _cursor, ...auditedQuery } = parsed.data;
+      await new AuditLog(store.db, store.dialect).record({ actor: LOCAL_OPERATOR, action: 'search', query: auditedQuery, detail: { total: result.total, via: 'cli' } });
       if (o.json) for (const h of result.hits) process.stdout.write(JSON.stringify(hitJson(h)) + '\n');
       else process.stdout.write(hitsTable(result, process.stdout.isTTY === true));
     } catch (err) {
@@ -174,6 +178,86 @@ program
     } finally {
       await store.close();
     }
+  });
+
+program
+  .command('audit')
+  .description('print the audit trail, newest first')
+  .option('--from <iso>', 'events at or after this time')
+  .option('--to <iso>', 'events before this time')
+  .option('--actor <login>', 'only this actor')
+  .option('--action <action>', 'only this action (login, login_failed, logout, view, search, export, unmask, user.create, grant.*)')
+  .option('--limit <n>', 'how many events', '100')
+  .option('--json', 'one JSON object per line', false)
+  .action(async (o: { from?: string; to?: string; actor?: string; action?: string; limit: string; json: boolean }) => {
+    const time = (name: string, v?: string) => {
+      if (v === undefined) return undefined;
+      const t = Date.parse(v);
+      if (Number.isNaN(t)) {
+        process.stderr.write(`kefu: --${name}: must be an ISO 8601 date or time\n`);
+        process.exit(2);
+      }
+      return t;
+    };
+    const limit = Number(o.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10000) {
+      process.stderr.write('kefu: --limit: must be a whole number from 1 to 10000\n');
+      process.exit(2);
+    }
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      const events = await listAudit(store.db, { from: time('from', o.from), to: time('to', o.to), actor: o.actor, action: o.action, limit });
+      for (const e of events) {
+        if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
+        else {
+          const target = e.target ? ` ${e.target.type}:${e.target.id}` : '';
+          const query = e.query ? ` ${JSON.stringify(e.query)}` : '';
+          process.stdout.write(`${e.at}  ${e.actor.login.padEnd(16)} ${e.action.padEnd(13)}${target}${query}${e.ip ? `  from ${e.ip}` : ''}\n`);
+        }
+      }
+      if (!o.json && events.length === 0) process.stdout.write('no audit events match\n');
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('verify')
+  .description('recompute every message chain and the audit chain; exits 1 and names the first break when anything was altered')
+  .action(async () => {
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      const tty = process.stderr.isTTY === true;
+      const messages = await verifyMessageChains(store.db, (n) => {
+        if (tty) process.stderr.write(`\rverified ${n} conversations…`);
+      });
+      if (tty) process.stderr.write('\n');
+      const audit = await verifyAuditChain(store.db);
+      if (messages.broken) {
+        process.stdout.write(`BROKEN conversation ${messages.broken.conversationId} seq ${messages.broken.seq}: ${messages.broken.reason}\n`);
+      } else {
+        process.stdout.write(`ok: ${messages.conversations} conversations, ${messages.messages} messages verified\n`);
+      }
+      if (audit.broken) process.stdout.write(`BROKEN audit event ${audit.broken.id}: ${audit.broken.reason}\n`);
+      else process.stdout.write(`ok: ${audit.checked} audit events verified\n`);
+      process.exitCode = messages.broken || audit.broken ? 1 : 0;
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('import')
+  .description('import conversations from a JSON Lines or CSV file (docs/IMPORT.md); exit code 0 all imported, 1 some records skipped, 2 failed')
+  .argument('<file>', 'a .jsonl or .csv file')
+  .addOption(new Option('--format <format>', 'file format (default: from the file name)').choices(['jsonl', 'csv']))
+  .option('--dry-run', 'read and validate the file, write nothing', false)
+  .option('--json', 'print the summary as JSON', false)
+  .action(async (file: string, o: { format?: 'jsonl' | 'csv'; dryRun: boolean; json: boolean }) => {
+    const cfg = config();
+    process.exitCode = await importCommand({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir }, file, o);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -89,7 +89,23 @@ export interface ConversationTagTable {
   tag: string;
 }
 
+export interface AuditEventTable {
+  id: Generated<number>;
+  at: number;
+  actor_id: string | null;
+  actor_login: string;
+  actor_role: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  query: string | null; // JSON of the search text and filters
+  ip: string | null;
+  detail: string; // JSON
+  hash: string;
+}
+
 export interface Database {
+  audit_event: AuditEventTable;
   conversation_tag: ConversationTagTable;
   customer: CustomerTable;
   app_user: UserTable;

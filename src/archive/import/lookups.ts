@@ -1,0 +1,59 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../store/index.ts';
+
+/*
+ * The few reads and the one write the importer needs that the owning modules do not export yet. They are kept here,
+ * together and small, so they can move to conversations/, customers/ and governance/ as exported functions.
+ */
+
+const CHUNK = 500;
+
+async function byChunks<T>(keys: readonly string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const unique = [...new Set(keys)];
+  const out: T[] = [];
+  for (let i = 0; i < unique.length; i += CHUNK) out.push(...(await query(unique.slice(i, i + CHUNK))));
+  return out;
+}
+
+/** external_id → conversation id, for the external ids that exist */
+export async function conversationsByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
+  const rows = await byChunks(externalIds, (chunk) => db.selectFrom('conversation').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
+  return new Map(rows.map((r) => [r.external_id!, r.id]));
+}
+
+/** external_id → customer id, for the external ids that exist */
+export async function customersByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
+  const rows = await byChunks(externalIds, (chunk) => db.selectFrom('customer').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
+  return new Map(rows.map((r) => [r.external_id!, r.id]));
+}
+
+/** staff login → user id, for the logins that exist */
+export async function usersByLogin(db: Kysely<Database>, logins: readonly string[]): Promise<Map<string, string>> {
+  const rows = await byChunks(logins, (chunk) => db.selectFrom('app_user').select(['id', 'login']).where('login', 'in', chunk).execute());
+  return new Map(rows.map((r) => [r.login, r.id]));
+}
+
+/**
+ * The agents named for an imported conversation, as `assigned` events: `assigneeId` is the staff account when the
+ * login exists, else null, and `agent` keeps the name as written in the file either way.
+ */
+export async function recordImportedAgents(
+  db: Kysely<Database>,
+  events: Array<{ conversationId: string; agent: string; userId: string | null; at: number }>,
+): Promise<void> {
+  for (let i = 0; i < events.length; i += CHUNK) {
+    await db
+      .insertInto('conversation_event')
+      .values(
+        events.slice(i, i + CHUNK).map((e) => ({
+          conversation_id: e.conversationId,
+          kind: 'assigned' as const,
+          actor_kind: 'system' as const,
+          actor_id: null,
+          data: JSON.stringify({ assigneeId: e.userId, agent: e.agent, source: 'import' }),
+          at: e.at,
+        })),
+      )
+      .execute();
+  }
+}
