@@ -51,6 +51,45 @@ export interface Customer {
   createdAt: number;
 }
 
+/** One message found by the archive search. `highlights` are [start, end) UTF-16 offsets into `snippet`. */
+export interface SearchHit {
+  conversationId: string;
+  externalId: string | null;
+  customerId: string;
+  customerName: string;
+  channel?: string;
+  messageId: string;
+  seq: number;
+  sender: { kind: SenderKind; id: string | null };
+  type: string;
+  createdAt: string;
+  snippet: string;
+  highlights: Array<[number, number]>;
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  total: number;
+  totalIsEstimate: boolean;
+  nextCursor: string | null;
+  tookMs: number;
+}
+
+/** The filters of GET /api/v1/search; empty values are left out of the request. */
+export interface SearchQuery {
+  q?: string;
+  from?: string;
+  to?: string;
+  customer?: string;
+  agent?: string;
+  group?: string;
+  channel?: string;
+  tag?: string;
+  sort?: 'time' | 'relevance';
+  cursor?: string;
+  limit?: number;
+}
+
 export const OPEN_STATES: readonly ConversationState[] = ['bot', 'queued', 'assigned'];
 
 /** A refused or failed request; status 0 means the server could not be reached. */
@@ -71,16 +110,18 @@ export function setUnauthorizedHandler(handler: (() => void) | undefined): void 
   onUnauthorized = handler;
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
+      signal,
       credentials: 'same-origin',
       headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
+    if (signal?.aborted) throw err;
     throw new ApiError(0, 'network_error', (err as Error).message);
   }
   const payload: unknown = await res.json().catch(() => null);
@@ -104,6 +145,11 @@ export const api = {
     request<{ messages: MessageView[]; hasMore: boolean }>('GET', `/api/v1/conversations/${enc(id)}/messages?afterSeq=${afterSeq}&limit=${limit}`),
   markRead: (id: string, seq: number) => request<{ ok: true }>('POST', `/api/v1/conversations/${enc(id)}/read`, { seq }),
   resolve: (id: string) => request<{ conversation: ConversationSummary }>('POST', `/api/v1/conversations/${enc(id)}/resolve`),
+  search: (query: SearchQuery, signal?: AbortSignal) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+    return request<SearchResult>('GET', `/api/v1/search?${params}`, undefined, signal);
+  },
   customer: (id: string) => request<{ customer: Customer; conversations: ConversationSummary[] }>('GET', `/api/v1/customers/${enc(id)}`),
 };
 

@@ -48,3 +48,42 @@ export function messageText(m: { type: string; text: string }, t: Translate): st
   const kind = t(`type.${m.type as MediaType}`);
   return m.text ? `[${kind}] ${m.text}` : `[${kind}]`;
 }
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** YYYY-MM-DD HH:mm:ss in local time: the archive's timestamp, unambiguous in either language. */
+export function timestamp(at: string | number): string {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return '';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function isMediaType(type: string): type is MediaType {
+  return (MEDIA_TYPES as readonly string[]).includes(type);
+}
+
+/**
+ * Cuts a text into plain and highlighted pieces by [start, end) offsets. Ranges out of bounds are clipped,
+ * overlapping ones merged and reversed ones dropped, so a malformed server answer still renders the whole text.
+ */
+export function highlightSegments(text: string, ranges: ReadonlyArray<readonly [number, number]>): Array<{ text: string; hit: boolean }> {
+  const clean = ranges
+    .map(([s, e]) => [Math.max(0, Math.min(text.length, Math.trunc(s))), Math.max(0, Math.min(text.length, Math.trunc(e)))] as const)
+    .filter(([s, e]) => Number.isFinite(s) && Number.isFinite(e) && e > s)
+    .sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [s, e] of clean) {
+    const last = merged.at(-1);
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else merged.push([s, e]);
+  }
+  const out: Array<{ text: string; hit: boolean }> = [];
+  let at = 0;
+  for (const [s, e] of merged) {
+    if (s > at) out.push({ text: text.slice(at, s), hit: false });
+    out.push({ text: text.slice(s, e), hit: true });
+    at = e;
+  }
+  if (at < text.length) out.push({ text: text.slice(at), hit: false });
+  return out;
+}

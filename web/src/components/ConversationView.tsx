@@ -5,6 +5,7 @@ import { ApiError, OPEN_STATES } from '../api.ts';
 import { errorText } from '../errors.ts';
 import type { OpenConversation } from '../hooks/useConversation.ts';
 import { useI18n } from '../i18n.ts';
+import { Link, paths } from '../router.ts';
 import { CustomerAvatar } from './CustomerAvatar.tsx';
 import { MessageList } from './MessageList.tsx';
 import { ReplyBox } from './ReplyBox.tsx';
@@ -12,12 +13,14 @@ import { StateTag } from './StateTag.tsx';
 
 interface Props {
   open: OpenConversation;
+  /** a message to scroll to and highlight briefly, e.g. a search hit */
+  focusSeq?: number | null;
   onTyping(): void;
   onStopTyping(): void;
   onResolved(id: string): void;
 }
 
-export function ConversationView({ open, onTyping, onStopTyping, onResolved }: Props) {
+export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping, onResolved }: Props) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const [resolving, setResolving] = useState(false);
@@ -63,7 +66,7 @@ export function ConversationView({ open, onTyping, onStopTyping, onResolved }: P
       <header className="kf-conv-head">
         {c ? <CustomerAvatar id={c.customerId} name={customerName} size={36} /> : null}
         <div className="kf-conv-title">
-          <h3>{customerName || '\u00a0'}</h3>
+          <h3>{c && customerName ? <Link to={paths.customer(c.customerId)} className="kf-conv-name" title={t('customer.details')}>{customerName}</Link> : '\u00a0'}</h3>
           <div className="kf-conv-sub">
             {c ? <StateTag state={c.state} /> : null}
             {c ? (
@@ -93,6 +96,7 @@ export function ConversationView({ open, onTyping, onStopTyping, onResolved }: P
           customerName={customerName}
           customerReadSeq={open.customerReadSeq}
           customerTyping={open.customerTyping}
+          focusSeq={focusSeq}
           onRetry={open.retry}
           onDiscard={open.discard}
         />

@@ -1,9 +1,10 @@
 import { Alert, Descriptions, Skeleton, Tag, Typography } from 'antd';
-import { CrownFilled } from '@ant-design/icons';
+import { CrownFilled, RightOutlined } from '@ant-design/icons';
 import { errorText } from '../errors.ts';
 import { fullDateTime } from '../format.ts';
 import { useCustomer } from '../hooks/useCustomer.ts';
 import { useI18n } from '../i18n.ts';
+import { Link, paths } from '../router.ts';
 import { CustomerAvatar } from './CustomerAvatar.tsx';
 import { StateTag } from './StateTag.tsx';
 
@@ -29,7 +30,12 @@ export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenCo
 
   return (
     <aside className="kf-customer" aria-label={t('customer.title')}>
-      <h2 className="kf-panel-title">{t('customer.title')}</h2>
+      <div className="kf-panel-head">
+        <h2 className="kf-panel-title">{t('customer.title')}</h2>
+        <Link to={paths.customer(customerId)} className="kf-panel-link">
+          {t('customer.details')} <RightOutlined />
+        </Link>
+      </div>
       {error ? <Alert type="error" showIcon title={t('customer.loadFailed')} description={errorText(error, t)} /> : null}
       {!customer && loading ? <Skeleton avatar active paragraph={{ rows: 4 }} /> : null}
       {customer ? (

@@ -1,6 +1,6 @@
 import { Button, Spin } from 'antd';
 import { CheckOutlined, ExclamationCircleFilled, RobotOutlined } from '@ant-design/icons';
-import { Fragment, useLayoutEffect, useRef } from 'react';
+import { Fragment, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { MessageView } from '../api.ts';
 import { clockTime, dayLabel, fullDateTime, messageText } from '../format.ts';
 import type { PendingMessage } from '../hooks/useConversation.ts';
@@ -14,6 +14,8 @@ interface Props {
   customerName: string;
   customerReadSeq: number;
   customerTyping: boolean;
+  /** scrolled into view (centred) once it is loaded, and highlighted for a moment */
+  focusSeq?: number | null;
   onRetry(clientId: string): void;
   onDiscard(clientId: string): void;
 }
@@ -23,11 +25,16 @@ const STICK_THRESHOLD = 80;
 
 const dayKey = (iso: string) => new Date(iso).toDateString();
 
-export function MessageList({ messages, pending, customerId, customerName, customerReadSeq, customerTyping, onRetry, onDiscard }: Props) {
+/** How long a message reached from a search hit stays highlighted. */
+const FLASH_MS = 2_400;
+
+export function MessageList({ messages, pending, customerId, customerName, customerReadSeq, customerTyping, focusSeq = null, onRetry, onDiscard }: Props) {
   const { t, lang } = useI18n();
   const scroller = useRef<HTMLDivElement>(null);
-  const stick = useRef(true);
+  const stick = useRef(focusSeq === null);
   const pendingCount = useRef(pending.length);
+  const focused = useRef<number | null>(null);
+  const [flashSeq, setFlashSeq] = useState<number | null>(null);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -37,6 +44,36 @@ export function MessageList({ messages, pending, customerId, customerName, custo
     pendingCount.current = pending.length;
     if (stick.current || sentNow) el.scrollTop = el.scrollHeight;
   }, [messages, pending, customerTyping]);
+
+  // after the stick-to-bottom effect above, so the focused message wins over "show the latest"
+  useLayoutEffect(() => {
+    if (focusSeq === null) {
+      focused.current = null;
+      return;
+    }
+    if (focused.current === focusSeq) return;
+    const el = scroller.current;
+    const row = el?.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+    if (!el || !row) {
+      // a seq the conversation does not have: show the latest messages as usual
+      if (el && messages.length > 0) {
+        focused.current = focusSeq;
+        stick.current = true;
+        el.scrollTop = el.scrollHeight;
+      }
+      return;
+    }
+    focused.current = focusSeq;
+    stick.current = false;
+    row.scrollIntoView({ block: 'center' });
+    setFlashSeq(focusSeq);
+  }, [focusSeq, messages]);
+
+  useEffect(() => {
+    if (flashSeq === null) return;
+    const timer = setTimeout(() => setFlashSeq(null), FLASH_MS);
+    return () => clearTimeout(timer);
+  }, [flashSeq]);
 
   const onScroll = () => {
     const el = scroller.current;
@@ -61,7 +98,15 @@ export function MessageList({ messages, pending, customerId, customerName, custo
                 <span>{dayLabel(m.createdAt, lang, t)}</span>
               </div>
             ) : null}
-            <MessageRow message={m} continued={continued} customerId={customerId} customerName={customerName} read={m.seq === lastReadAgentSeq} />
+            <MessageRow
+              message={m}
+              continued={continued}
+              customerId={customerId}
+              customerName={customerName}
+              read={m.seq === lastReadAgentSeq}
+              focused={m.seq === focusSeq}
+              flash={m.seq === flashSeq}
+            />
           </Fragment>
         );
       })}
@@ -109,10 +154,14 @@ interface RowProps {
   customerId: string;
   customerName: string;
   read: boolean;
+  focused: boolean;
+  flash: boolean;
 }
 
-function MessageRow({ message: m, continued, customerId, customerName, read }: RowProps) {
+function MessageRow({ message: m, continued, customerId, customerName, read, focused, flash }: RowProps) {
   const { t, lang } = useI18n();
+  const marks = `${focused ? ' is-focused' : ''}${flash ? ' is-flash' : ''}`;
+  const focusAttrs = focused ? { 'data-focused': 'true' } : {};
   const time = (
     <time dateTime={m.createdAt} title={fullDateTime(m.createdAt, lang)}>
       {clockTime(m.createdAt, lang)}
@@ -121,7 +170,7 @@ function MessageRow({ message: m, continued, customerId, customerName, read }: R
   switch (m.sender.kind) {
     case 'customer':
       return (
-        <div className={`kf-msg is-customer${continued ? ' is-continued' : ''}`} data-seq={m.seq}>
+        <div className={`kf-msg is-customer${continued ? ' is-continued' : ''}${marks}`} data-seq={m.seq} {...focusAttrs}>
           <div className="kf-msg-avatar">{continued ? null : <CustomerAvatar id={customerId} name={customerName} size={32} />}</div>
           <div className="kf-msg-col">
             <div className="kf-bubble">{messageText(m, t)}</div>
@@ -131,7 +180,7 @@ function MessageRow({ message: m, continued, customerId, customerName, read }: R
       );
     case 'agent':
       return (
-        <div className={`kf-msg is-agent${continued ? ' is-continued' : ''}`} data-seq={m.seq}>
+        <div className={`kf-msg is-agent${continued ? ' is-continued' : ''}${marks}`} data-seq={m.seq} {...focusAttrs}>
           <div className="kf-msg-col">
             <div className="kf-bubble">{messageText(m, t)}</div>
             <div className="kf-msg-meta">
@@ -147,7 +196,7 @@ function MessageRow({ message: m, continued, customerId, customerName, read }: R
       );
     case 'bot':
       return (
-        <div className="kf-msg is-bot" data-seq={m.seq}>
+        <div className={`kf-msg is-bot${marks}`} data-seq={m.seq} {...focusAttrs}>
           <div className="kf-bubble">
             <span className="kf-bot-label">
               <RobotOutlined /> {t('sender.bot')}
@@ -159,7 +208,7 @@ function MessageRow({ message: m, continued, customerId, customerName, read }: R
       );
     case 'system':
       return (
-        <div className="kf-msg is-system" data-seq={m.seq}>
+        <div className={`kf-msg is-system${marks}`} data-seq={m.seq} {...focusAttrs}>
           <span>
             {messageText(m, t)} · {time}
           </span>

@@ -3,22 +3,25 @@ import { BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, Setti
 import type { ReactNode } from 'react';
 import { useI18n, type MessageKey } from '../i18n.ts';
 
+export type Section = 'inbox' | 'customers' | 'archive';
+
 interface Item {
   key: MessageKey;
   icon: ReactNode;
-  ready: boolean;
+  /** the page it opens; none yet for modules still to come */
+  section?: Section;
 }
 
-// the modules of the architecture, in the order an agent reaches for them; only the inbox exists so far
+// the modules of the architecture, in the order an agent reaches for them
 const ITEMS: Item[] = [
-  { key: 'nav.inbox', icon: <MessageOutlined />, ready: true },
-  { key: 'nav.customers', icon: <TeamOutlined />, ready: false },
-  { key: 'nav.knowledge', icon: <BookOutlined />, ready: false },
-  { key: 'nav.archive', icon: <HistoryOutlined />, ready: false },
-  { key: 'nav.reports', icon: <BarChartOutlined />, ready: false },
+  { key: 'nav.inbox', icon: <MessageOutlined />, section: 'inbox' },
+  { key: 'nav.customers', icon: <TeamOutlined />, section: 'customers' },
+  { key: 'nav.knowledge', icon: <BookOutlined /> },
+  { key: 'nav.archive', icon: <HistoryOutlined />, section: 'archive' },
+  { key: 'nav.reports', icon: <BarChartOutlined /> },
 ];
 
-export function NavRail({ unread }: { unread: number }) {
+export function NavRail({ unread, active, onNavigate }: { unread: number; active: Section; onNavigate(section: Section): void }) {
   const { t } = useI18n();
   return (
     <nav className="kf-rail" aria-label="kefu">
@@ -30,10 +33,19 @@ export function NavRail({ unread }: { unread: number }) {
       <ul className="kf-rail-items">
         {ITEMS.map((item) => {
           const name = t(item.key);
+          const isActive = item.section !== undefined && item.section === active;
+          const section = item.section;
           return (
             <li key={item.key}>
-              <Tooltip title={item.ready ? name : t('nav.soon', { name })} placement="right">
-                <button type="button" className={`kf-rail-item${item.key === 'nav.inbox' ? ' is-active' : ''}`} aria-label={name} aria-current={item.key === 'nav.inbox' ? 'page' : undefined} disabled={!item.ready}>
+              <Tooltip title={section ? name : t('nav.soon', { name })} placement="right">
+                <button
+                  type="button"
+                  className={`kf-rail-item${isActive ? ' is-active' : ''}`}
+                  aria-label={name}
+                  aria-current={isActive ? 'page' : undefined}
+                  disabled={!section}
+                  onClick={section ? () => onNavigate(section) : undefined}
+                >
                   {item.key === 'nav.inbox' ? (
                     <Badge count={unread} size="small" offset={[4, -2]}>
                       <span className="kf-rail-icon">{item.icon}</span>

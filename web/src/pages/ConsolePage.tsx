@@ -5,19 +5,18 @@ import { AppHeader } from '../components/AppHeader.tsx';
 import { ConversationView } from '../components/ConversationView.tsx';
 import { CustomerPanel } from '../components/CustomerPanel.tsx';
 import { InboxPanel, matchesQuery, matchesView, type InboxView } from '../components/InboxPanel.tsx';
-import { NavRail } from '../components/NavRail.tsx';
+import { NavRail, type Section } from '../components/NavRail.tsx';
 import { errorText } from '../errors.ts';
 import { useConversation } from '../hooks/useConversation.ts';
 import { useInbox } from '../hooks/useInbox.ts';
 import { useI18n } from '../i18n.ts';
 import { useAgentSocket, useLatest, useTypingNotifier } from '../realtime.ts';
+import { navigate, parseRoute, paths, useLocationKey } from '../router.ts';
+import { ArchivePage } from './ArchivePage.tsx';
+import { CustomerPage } from './CustomerPage.tsx';
+import { CustomersPage } from './CustomersPage.tsx';
 
-const CONVERSATION_PATH = /^\/conversations\/([^/]+)$/;
-
-function conversationFromUrl(): string | null {
-  const m = CONVERSATION_PATH.exec(window.location.pathname);
-  return m ? decodeURIComponent(m[1]!) : null;
-}
+const CONVERSATION_ROUTE = /^\/conversations\//;
 
 interface Props {
   user: User;
@@ -28,7 +27,14 @@ interface Props {
 export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
   const { t } = useI18n();
   const { socket, status, connectCount } = useAgentSocket(onSessionExpired);
-  const [openId, setOpenId] = useState<string | null>(conversationFromUrl);
+  const locationKey = useLocationKey();
+  const route = useMemo(() => parseRoute(locationKey), [locationKey]);
+  const section: Section = route.name === 'inbox' ? 'inbox' : route.name === 'archive' ? 'archive' : 'customers';
+  const openId = route.name === 'inbox' ? route.conversationId : null;
+  const focusSeq = route.name === 'inbox' ? route.seq : null;
+  // where each section was left, so the rail brings the agent back to the same conversation or search
+  const lastPath = useRef<Record<Section, string>>({ inbox: '/', archive: '/archive', customers: '/customers' });
+  lastPath.current[section] = locationKey;
   const [query, setQuery] = useState('');
   const [view, setView] = useState<InboxView>('all');
   const searchRef = useRef<InputRef>(null);
@@ -50,23 +56,24 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
   const totalUnread = inbox.items.reduce((n, c) => n + (c.id === openId ? 0 : (c.unread ?? 0)), 0);
 
   const { markOpened, remove } = inbox;
-  const select = useCallback(
-    (id: string) => {
-      setOpenId(id);
-      markOpened(id);
-      // replaceState, not pushState: a reload reopens the conversation, but Back does not walk through every one visited
-      window.history.replaceState(null, '', `/conversations/${encodeURIComponent(id)}`);
-    },
-    [markOpened],
-  );
+  useEffect(() => {
+    if (openId) markOpened(openId);
+  }, [openId, markOpened]);
+  const select = useCallback((id: string) => {
+    // replace, not push: a reload reopens the conversation, but Back does not walk through every one visited
+    navigate(paths.conversation(id), { replace: CONVERSATION_ROUTE.test(window.location.pathname) || window.location.pathname === '/' });
+  }, []);
+  const goTo = useCallback((to: Section) => navigate(to === section ? (to === 'inbox' ? lastPath.current.inbox : `/${to}`) : lastPath.current[to]), [section]);
 
   useEffect(() => {
     document.title = totalUnread > 0 ? `(${totalUnread}) ${t('app.name')}` : t('app.name');
   }, [totalUnread, t]);
 
-  const keyboard = useLatest({ visible, openId, select });
+  const keyboard = useLatest({ visible, openId, select, section });
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      // the other pages have keys of their own
+      if (keyboard.current.section !== 'inbox') return;
       if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
         const { visible: list, openId: current, select: go } = keyboard.current;
         if (list.length === 0) return;
@@ -87,27 +94,35 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
 
   return (
     <div className="kf-shell">
-      <NavRail unread={totalUnread} />
+      <NavRail unread={totalUnread} active={section} onNavigate={goTo} />
       <div className="kf-main">
         <AppHeader user={user} status={status} onLogout={onLogout} />
-        <div className="kf-workspace">
-          <InboxPanel
-            items={visible}
-            counts={counts}
-            loading={inbox.loading}
-            error={inbox.error}
-            selectedId={openId}
-            query={query}
-            view={view}
-            searchRef={searchRef}
-            onSelect={select}
-            onQuery={setQuery}
-            onView={setView}
-            onRetry={inbox.reload}
-          />
-          <ConversationView open={open} onTyping={typing.typed} onStopTyping={typing.stopped} onResolved={remove} />
-          <CustomerPanel customerId={customerId} conversationId={openId} refreshKey={`${openId}:${open.conversation?.state ?? ''}`} onOpenConversation={select} />
-        </div>
+        {route.name === 'archive' ? (
+          <ArchivePage params={route.params} />
+        ) : route.name === 'customer' ? (
+          <CustomerPage customerId={route.id} />
+        ) : route.name === 'customers' ? (
+          <CustomersPage inbox={inbox.items} />
+        ) : (
+          <div className="kf-workspace">
+            <InboxPanel
+              items={visible}
+              counts={counts}
+              loading={inbox.loading}
+              error={inbox.error}
+              selectedId={openId}
+              query={query}
+              view={view}
+              searchRef={searchRef}
+              onSelect={select}
+              onQuery={setQuery}
+              onView={setView}
+              onRetry={inbox.reload}
+            />
+            <ConversationView open={open} focusSeq={focusSeq} onTyping={typing.typed} onStopTyping={typing.stopped} onResolved={remove} />
+            <CustomerPanel customerId={customerId} conversationId={openId} refreshKey={`${openId}:${open.conversation?.state ?? ''}`} onOpenConversation={select} />
+          </div>
+        )}
       </div>
     </div>
   );

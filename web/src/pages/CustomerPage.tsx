@@ -1,0 +1,225 @@
+import { Alert, Button, Descriptions, Empty, Skeleton, Spin, Tag, Typography } from 'antd';
+import { CrownFilled, DownOutlined, ExportOutlined, GlobalOutlined, RightOutlined, SearchOutlined } from '@ant-design/icons';
+import { useEffect, useState } from 'react';
+import { ApiError, fetchMessagesAfter, type ConversationSummary, type MessageView } from '../api.ts';
+import { CustomerAvatar } from '../components/CustomerAvatar.tsx';
+import { SenderTag } from '../components/SenderTag.tsx';
+import { StateTag } from '../components/StateTag.tsx';
+import { errorText } from '../errors.ts';
+import { isMediaType, timestamp } from '../format.ts';
+import { useCustomer } from '../hooks/useCustomer.ts';
+import { useI18n } from '../i18n.ts';
+import { rememberCustomer } from '../recent.ts';
+import { Link, navigate, paths } from '../router.ts';
+
+/** Conversations shown with their messages straight away; older ones open on a click. */
+const EXPANDED_AT_FIRST = 5;
+
+function attributeText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
+/** A customer's profile and every conversation they had, newest first, each with all its messages. */
+export function CustomerPage({ customerId }: { customerId: string }) {
+  const { t } = useI18n();
+  const { customer, conversations, loading, error } = useCustomer(customerId, '');
+
+  useEffect(() => {
+    if (customer) rememberCustomer({ id: customer.id, name: customer.name });
+  }, [customer]);
+
+  if (error) {
+    const missing = error instanceof ApiError && error.status === 404;
+    return (
+      <main className="kf-page">
+        <div className="kf-customer-page">
+          <Alert type="error" showIcon role="alert" title={missing ? t('customer.notFound') : t('customer.loadFailed')} description={missing ? customerId : errorText(error, t)} />
+        </div>
+      </main>
+    );
+  }
+  if (!customer || loading) {
+    return (
+      <main className="kf-page" aria-busy="true">
+        <div className="kf-customer-page">
+          <Skeleton avatar active paragraph={{ rows: 6 }} />
+        </div>
+      </main>
+    );
+  }
+
+  const missing = <Typography.Text type="secondary">{t('customer.empty')}</Typography.Text>;
+  const searchLink = paths.archive(new URLSearchParams({ customer: customer.id }));
+
+  return (
+    <main className="kf-page" aria-label={customer.name}>
+      <div className="kf-customer-page">
+        <header className="kf-customer-hero">
+          <CustomerAvatar id={customer.id} name={customer.name} size={56} />
+          <div className="kf-customer-hero-name">
+            <h1>{customer.name}</h1>
+            <div className="kf-conv-sub">
+              {customer.vipLevel > 0 ? (
+                <Tag color="gold" icon={<CrownFilled />} variant="filled">
+                  {t('customer.vip', { n: customer.vipLevel })}
+                </Tag>
+              ) : null}
+              <span className="kf-conv-id">{customer.id}</span>
+            </div>
+          </div>
+          <Button
+            icon={<SearchOutlined />}
+            href={searchLink}
+            onClick={(e) => {
+              if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+              e.preventDefault();
+              navigate(searchLink);
+            }}
+          >
+            {t('customer.searchMessages')}
+          </Button>
+        </header>
+        <div className="kf-customer-layout">
+          <section className="kf-card kf-profile" aria-label={t('customer.profile')}>
+            <h2 className="kf-panel-title">{t('customer.profile')}</h2>
+            <Descriptions
+              className="kf-customer-fields"
+              column={1}
+              size="small"
+              colon={false}
+              items={[
+                { key: 'name', label: t('customer.name'), children: customer.name },
+                { key: 'id', label: t('customer.id'), children: <Typography.Text copyable={{ text: customer.id }}>{customer.id}</Typography.Text> },
+                { key: 'ext', label: t('customer.externalId'), children: customer.externalId ?? missing },
+                { key: 'phone', label: t('customer.phone'), children: customer.phone ?? missing },
+                { key: 'email', label: t('customer.email'), children: customer.email ?? missing },
+                { key: 'vip', label: t('customer.vipLevel'), children: customer.vipLevel },
+                { key: 'created', label: t('customer.createdAt'), children: timestamp(customer.createdAt) },
+                ...Object.entries(customer.attributes).map(([k, v]) => ({ key: `attr-${k}`, label: k, children: attributeText(v) })),
+              ]}
+            />
+          </section>
+          <section className="kf-customer-history" aria-label={t('customer.allConversations')}>
+            <h2 className="kf-panel-title">
+              {t('customer.allConversations')} <span className="kf-count">{conversations.length}</span>
+            </h2>
+            {conversations.length === 0 ? (
+              <div className="kf-card">
+                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('customer.noConversations')} />
+              </div>
+            ) : (
+              conversations.map((c, i) => <ConversationTranscript key={c.id} conversation={c} initiallyOpen={i < EXPANDED_AT_FIRST} />)
+            )}
+          </section>
+        </div>
+      </div>
+    </main>
+  );
+}
+
+type Loaded = { state: 'idle' } | { state: 'loading' } | { state: 'done'; messages: MessageView[] } | { state: 'error'; error: unknown };
+
+function ConversationTranscript({ conversation: c, initiallyOpen }: { conversation: ConversationSummary; initiallyOpen: boolean }) {
+  const { t } = useI18n();
+  const [open, setOpen] = useState(initiallyOpen);
+  const [loaded, setLoaded] = useState<Loaded>({ state: 'idle' });
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    if (!open) return;
+    let current = true;
+    setLoaded((l) => (l.state === 'done' ? l : { state: 'loading' }));
+    fetchMessagesAfter(c.id, 0).then(
+      (messages) => current && setLoaded({ state: 'done', messages }),
+      (error: unknown) => current && setLoaded({ state: 'error', error }),
+    );
+    return () => {
+      current = false;
+    };
+    // lastSeq: a conversation still going on is refetched when the customer list shows it grew
+  }, [open, c.id, c.lastSeq, attempt]);
+
+  const started = c.createdAt ? timestamp(c.createdAt) : '';
+  const count = loaded.state === 'done' ? loaded.messages.length : c.lastSeq;
+  const channel = c.channel === 'web' || c.channel === 'email' || c.channel === 'api' ? t(`channel.${c.channel}`) : c.channel;
+  const bodyId = `transcript-${c.id}`;
+
+  return (
+    <article className={`kf-card kf-transcript${open ? ' is-open' : ''}`} data-conversation-id={c.id} aria-label={t('customer.conversationLabel', { time: started })}>
+      <header className="kf-transcript-head">
+        <button type="button" className="kf-transcript-toggle" aria-expanded={open} aria-controls={bodyId} onClick={() => setOpen((v) => !v)} title={open ? t('customer.collapse') : t('customer.expand')}>
+          {open ? <DownOutlined /> : <RightOutlined />}
+          <time dateTime={c.createdAt ?? undefined}>{started}</time>
+        </button>
+        <StateTag state={c.state} />
+        <Tag icon={<GlobalOutlined />} variant="filled" style={{ marginInlineEnd: 0 }}>
+          {channel}
+        </Tag>
+        {c.externalId ? <span className="kf-hit-ext">#{c.externalId}</span> : null}
+        <span className="kf-hint">{t('customer.messageCount', { n: count })}</span>
+        {c.resolvedAt ? <span className="kf-hint">{t('customer.resolvedAt', { time: timestamp(c.resolvedAt) })}</span> : null}
+        <span className="kf-spacer" />
+        <Link to={paths.conversation(c.id)} className="kf-open-link">
+          <ExportOutlined /> {t('customer.openInConsole')}
+        </Link>
+      </header>
+      {open ? (
+        <div id={bodyId} className="kf-transcript-body">
+          {loaded.state === 'error' ? (
+            <Alert
+              type="error"
+              showIcon
+              title={t('customer.messagesFailed')}
+              description={errorText(loaded.error, t)}
+              action={
+                <Button size="small" onClick={() => setAttempt((n) => n + 1)}>
+                  {t('archive.retry')}
+                </Button>
+              }
+            />
+          ) : loaded.state !== 'done' ? (
+            <div className="kf-transcript-loading">
+              <Spin size="small" />
+            </div>
+          ) : loaded.messages.length === 0 ? (
+            <span className="kf-hint">{t('customer.noMessages')}</span>
+          ) : (
+            <ol className="kf-lines">
+              {loaded.messages.map((m) => (
+                <MessageLine key={m.messageId} message={m} />
+              ))}
+            </ol>
+          )}
+        </div>
+      ) : null}
+    </article>
+  );
+}
+
+function MessageLine({ message: m }: { message: MessageView }) {
+  const { t } = useI18n();
+  return (
+    <li className={`kf-line is-${m.sender.kind}`} data-seq={m.seq} data-type={m.type}>
+      <Link to={paths.conversation(m.conversationId, m.seq)} className="kf-line-time" title={t('archive.openHit')}>
+        <time dateTime={m.createdAt}>{timestamp(m.createdAt)}</time>
+      </Link>
+      <SenderTag kind={m.sender.kind} />
+      <div className="kf-line-body">
+        {isMediaType(m.type) ? (
+          <span className="kf-media-placeholder">
+            <Tag variant="outlined" className="kf-type-tag" data-type={m.type}>
+              {t(`type.${m.type}`)}
+            </Tag>
+            {m.text ? <span className="kf-media-name">{m.text}</span> : null}
+          </span>
+        ) : m.type === 'text' ? (
+          m.text
+        ) : (
+          <span className="kf-hint">
+            [{m.type}] {m.text}
+          </span>
+        )}
+      </div>
+    </li>
+  );
+}
