@@ -22,6 +22,12 @@ async function startKefu(env: Record<string, string>): Promise<ChildProcess> {
   return child;
 }
 
+/** resolves when the child has exited, also when it already has */
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
 for (const dialect of testDialects()) {
   describe(`durability (${dialect})`, () => {
     test('kill -9 after acks loses no acknowledged message', async () => {
@@ -44,7 +50,7 @@ for (const dialect of testDialects()) {
         for (let n = 0; !stop; n++) {
           const text = `客户 ${ci} 消息 ${n}`;
           try {
-            const ack = await call(c.socket, 'message:send', { conversationId: c.conversationId, clientId: `c${ci}-${n}`, text }, 2000);
+            const ack = await call(c.socket, 'message:send', { conversationId: c.conversationId, clientId: `c${ci}-${n}`, text }, 5000);
             if (ack.ok) acked.set(`${ci}-${n}`, { seq: ack.seq, messageId: ack.messageId, text });
           } catch {
             return; // the connection died with the server
@@ -52,10 +58,11 @@ for (const dialect of testDialects()) {
         }
       });
       await new Promise((r) => setTimeout(r, 1500));
+      const killed = exited(server);
       server.kill('SIGKILL');
       stop = true;
       await Promise.all(senders);
-      await new Promise((r) => server.once('exit', r));
+      await killed;
       assert.ok(acked.size > 50, `expected many acks before the kill, got ${acked.size}`);
 
       server = await startKefu(env);
@@ -78,8 +85,9 @@ for (const dialect of testDialects()) {
           }
         }
       } finally {
+        const stopped = exited(server);
         server.kill('SIGTERM');
-        await new Promise((r) => server.once('exit', r));
+        await stopped;
         await db.drop();
       }
     });
@@ -94,7 +102,7 @@ test('SIGTERM finishes in-flight writes and exits cleanly', async () => {
   await nextEvent(socket, 'session');
   const ack = await call(socket, 'message:send', { clientId: 'term-1', text: '关机前的消息' });
   assert.equal(ack.ok, true);
-  const exit = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+  const exit = exited(server);
   server.kill('SIGTERM');
   assert.equal(await exit, 0);
   socket.disconnect();

@@ -20,7 +20,7 @@ async function allHits(store: Store, params: Record<string, unknown>) {
   const ids: string[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ ...params, limit: 200, cursor }));
+    const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ ...params, limit: 200, cursor }), 'all');
     ids.push(...r.hits.map((h) => h.messageId));
     if (!r.nextCursor) return { ids, total: r.total };
     cursor = r.nextCursor;
@@ -91,7 +91,7 @@ for (const dialect of testDialects()) {
       let cursor: string | undefined;
       let pages = 0;
       do {
-        const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '流量' : 'refund', from, to, limit: 7, cursor }));
+        const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '流量' : 'refund', from, to, limit: 7, cursor }), 'all');
         for (const h of r.hits) {
           const t = Date.parse(h.createdAt);
           assert.ok(t <= last, 'newest first');
@@ -107,7 +107,7 @@ for (const dialect of testDialects()) {
     });
 
     test('hits carry a snippet with the query highlighted, traditional query on simplified text too', async () => {
-      const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '寬帶' : 'broadband', limit: 5 }));
+      const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '寬帶' : 'broadband', limit: 5 }), 'all');
       assert.ok(r.hits.length > 0);
       for (const h of r.hits) {
         assert.ok(h.highlights.length > 0, `highlight in ${h.snippet}`);
@@ -130,22 +130,22 @@ for (const dialect of testDialects()) {
       assert.equal((await allHits(store, { q: '9999', customer: 'crm-42' })).ids.length, 0, '9999 is not in 202611250001');
       assert.equal((await allHits(store, { q: '0001', customer: 'crm-42' })).ids.length, 1, 'the last digits of an order number find it');
       assert.equal((await allHits(store, { q: '', customer: 'crm-42' })).ids.length, 1, 'an empty query lists by filters');
-      await assert.rejects(searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '退款', agent: 'nobody-here' })), SearchError);
+      await assert.rejects(searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '退款', agent: 'nobody-here' }), 'all'), SearchError);
     });
 
     test('relevance order and bad input', async () => {
-      const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '退款' : 'refund', sort: 'relevance', limit: 5 }));
+      const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '退款' : 'refund', sort: 'relevance', limit: 5 }), 'all');
       assert.ok(r.hits.length > 0);
-      const page2 = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '退款' : 'refund', sort: 'relevance', limit: 5, cursor: r.nextCursor ?? undefined }));
+      const page2 = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '退款' : 'refund', sort: 'relevance', limit: 5, cursor: r.nextCursor ?? undefined }), 'all');
       assert.equal(page2.hits.filter((h) => r.hits.some((x) => x.messageId === h.messageId)).length, 0);
-      await assert.rejects(searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '退款', cursor: 'garbage' })), SearchError);
+      await assert.rejects(searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '退款', cursor: 'garbage' }), 'all'), SearchError);
       assert.equal(searchParamsSchema.safeParse({ q: 'x'.repeat(201) }).success, false);
       assert.equal(searchParamsSchema.safeParse({ q: 'x', from: 'yesterday' }).success, false);
-      const punct = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '！？。' }));
+      const punct = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '！？。' }), 'all');
       assert.equal(punct.total, 0);
       // query syntax of either engine is plain text to us
       for (const q of ['"', 'AND OR NOT', 'a:*', "'; drop table message; --", 'NEAR(a b)', '<->', '(']) {
-        await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q }));
+        await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q }), 'all');
       }
     });
   });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
 import { matchCondition, relevanceScore } from '../store/dialect/search.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
+import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
 import { makeSnippet, type Snippet } from './snippet.ts';
 
 export const MAX_QUERY_LENGTH = 200;
@@ -91,7 +92,10 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
  * Finds messages: every query word must occur (Chinese as a substring, simplified/traditional and full/half width
  * alike; Latin words by prefix; digits anywhere in a number), within the filters. Newest first or by relevance.
  */
-export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams): Promise<SearchResult> {
+/** Whose eyes a search is for: a staff member (their scope applies) or the local operator at the server (everything). */
+export type SearchScope = Viewer | 'all';
+
+export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope): Promise<SearchResult> {
   const started = performance.now();
   const tokens = queryTokens(params.q);
   const engineQuery = dialect === 'sqlite' ? toFts5Match(tokens) : toTsQuery(tokens);
@@ -101,7 +105,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     return { hits: [], total: 0, totalIsEstimate: false, nextCursor: null, tookMs: performance.now() - started };
   }
 
-  const base = await filteredMessages(db, dialect, params, engineQuery);
+  const base = await filteredMessages(db, dialect, params, engineQuery, scope);
 
   const cursor = decodeCursor(params.cursor);
   const byRelevance = params.sort === 'relevance' && engineQuery !== null;
@@ -164,7 +168,13 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
  * Messages (alias `m`, joined with their conversation `c`) that match the engine query and the filters: the one
  * definition of "what a search finds", shared by search, export and the CLI.
  */
-export async function filteredMessages(db: Kysely<Database>, dialect: DialectName, params: Omit<SearchParams, 'sort' | 'cursor' | 'limit'>, engineQuery: string | null) {
+export async function filteredMessages(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  params: Omit<SearchParams, 'sort' | 'cursor' | 'limit'>,
+  engineQuery: string | null,
+  scope: SearchScope,
+) {
   let agentId: string | undefined;
   if (params.agent) {
     const u = await db.selectFrom('app_user').select('id').where((eb) => eb.or([eb('login', '=', params.agent!), eb('id', '=', params.agent!)])).executeTakeFirst();
@@ -176,6 +186,7 @@ export async function filteredMessages(db: Kysely<Database>, dialect: DialectNam
     .selectFrom('message as m')
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
     .where('m.type', '!=', 'event');
+  if (scope !== 'all') base = base.where(conversationScope(scope));
   if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
   if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
   if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));

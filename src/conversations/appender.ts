@@ -54,7 +54,13 @@ interface Pending {
  * promise resolves only after its message is durable. Seq, hash chain and idempotency are decided
  * inside that transaction, under the conversation row's lock in PostgreSQL.
  */
-export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]] }> {
+/** Who serves a conversation at commit time: decides which staff receive its messages live. */
+export interface ConversationRouting {
+  assigneeId: string | null;
+  groupId: string | null;
+}
+
+export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[], Map<string, ConversationRouting>] }> {
   private queue: Pending[] = [];
   private running: Promise<void> | null = null;
   private readonly maxBatch: number;
@@ -92,8 +98,9 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]]
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     let outcomes: Array<AppendResult | AppendError>;
+    const routing = new Map<string, ConversationRouting>();
     try {
-      outcomes = await this.db.transaction().execute((trx) => this.writeBatch(trx, batch.map((p) => p.input)));
+      outcomes = await this.db.transaction().execute((trx) => this.writeBatch(trx, batch.map((p) => p.input), routing));
     } catch (err) {
       const e = new AppendError('storage_failed', `message not stored: ${(err as Error).message}`);
       for (const p of batch) p.reject(e);
@@ -108,7 +115,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]]
         p.resolve(o);
       }
     });
-    if (fresh.length > 0) this.emit('committed', fresh);
+    if (fresh.length > 0) this.emit('committed', fresh, routing);
   }
 
   /**
@@ -119,15 +126,16 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[]]
     return this.writeBatch(trx, inputs);
   }
 
-  private async writeBatch(trx: Transaction<Database>, inputs: AppendInput[]): Promise<Array<AppendResult | AppendError>> {
+  private async writeBatch(trx: Transaction<Database>, inputs: AppendInput[], routing?: Map<string, ConversationRouting>): Promise<Array<AppendResult | AppendError>> {
     const convIds = [...new Set(inputs.map((i) => i.conversationId))];
     let convQuery = trx
       .selectFrom('conversation')
-      .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at'])
+      .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at', 'assignee_id', 'group_id'])
       .where('id', 'in', convIds);
     if (this.dialect === 'postgres') convQuery = convQuery.orderBy('id').forUpdate();
     const convRows = await convQuery.execute();
     const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
+    for (const c of convRows) routing?.set(c.id, { assigneeId: c.assignee_id, groupId: c.group_id });
 
     const keyed = inputs.filter((i) => i.clientId !== null);
     const existing = new Map<string, StoredMessage>();

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { sql, type Kysely } from 'kysely';
 import { newId, type ConversationState, type Database } from '../store/index.ts';
 import { GENESIS_HASH } from './chain.ts';
+import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
 import { toStored, type StoredMessage } from './appender.ts';
 
 export interface Conversation {
@@ -115,7 +116,8 @@ export interface InboxItem extends Conversation {
 }
 
 /** Open conversations for the console's inbox, newest activity first, with the viewer's unread counts. */
-export async function listInbox(db: Kysely<Database>, viewerId: string, opts: { limit?: number; before?: number } = {}): Promise<InboxItem[]> {
+export async function listInbox(db: Kysely<Database>, viewer: Viewer, opts: { limit?: number; before?: number } = {}): Promise<InboxItem[]> {
+  const viewerId = viewer.id;
   let q = db
     .selectFrom('conversation as c')
     .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
@@ -124,6 +126,7 @@ export async function listInbox(db: Kysely<Database>, viewerId: string, opts: { 
     .selectAll('c')
     .select(['cu.name as customer_name', 'rm.last_read_seq', 'm.sender_kind as m_sender_kind', 'm.type as m_type', 'm.body as m_body', 'm.created_at as m_created_at'])
     .where('c.state', 'in', ['bot', 'queued', 'assigned'])
+    .where(conversationScope(viewer))
     .orderBy('c.last_message_at', 'desc')
     .limit(Math.min(opts.limit ?? 100, 500));
   if (opts.before !== undefined) q = q.where('c.last_message_at', '<', opts.before);
@@ -139,8 +142,11 @@ export async function listInbox(db: Kysely<Database>, viewerId: string, opts: { 
   }));
 }
 
-export async function listCustomerConversations(db: Kysely<Database>, customerId: string): Promise<Conversation[]> {
-  const rows = await db.selectFrom('conversation').selectAll().where('customer_id', '=', customerId).orderBy('created_at', 'desc').execute();
+/** A customer's conversations, newest first; with a viewer, only those the viewer may read. */
+export async function listCustomerConversations(db: Kysely<Database>, customerId: string, viewer?: Viewer): Promise<Conversation[]> {
+  let q = db.selectFrom('conversation as c').selectAll('c').where('c.customer_id', '=', customerId).orderBy('c.created_at', 'desc');
+  if (viewer) q = q.where(conversationScope(viewer));
+  const rows = await q.execute();
   return rows.map(toConversation);
 }
 

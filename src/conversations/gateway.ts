@@ -4,14 +4,37 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
-import { SESSION_COOKIE, userForSession, type AuditLog, type User } from '../governance/index.ts';
-import { AppendError, type MessageAppender, type StoredMessage } from './appender.ts';
+import { SESSION_COOKIE, groupDepartments, userForSession, type AuditLog } from '../governance/index.ts';
+import { canReadConversation, canWriteConversation, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
+import { AppendError, type ConversationRouting, type MessageAppender, type StoredMessage } from './appender.ts';
 import { type ConversationUpdates, claimIfUnassigned, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
 
-export const AGENTS_ROOM = 'agents';
 export const customerRoom = (customerId: string) => `customer:${customerId}`;
+
+/**
+ * Staff sockets join rooms that mirror the read policy (governance/policies/conversations.ts): their own, their
+ * groups', their department's (supervisors), the general queue, and all (auditors). A conversation's events go to the
+ * rooms of who may read it.
+ */
+const room = {
+  user: (id: string) => `user:${id}`,
+  group: (id: string) => `group:${id}`,
+  department: (id: string) => `department:${id}`,
+  queue: 'queue',
+  auditors: 'auditors',
+};
+
+function staffRooms(v: Viewer): string[] {
+  const rooms = [room.user(v.id)];
+  if (v.role === 'agent' || v.role === 'supervisor') {
+    rooms.push(room.queue, ...v.groupIds.map(room.group));
+    if (v.role === 'supervisor' && v.departmentId) rooms.push(room.department(v.departmentId));
+  }
+  if (v.role === 'auditor') rooms.push(room.auditors);
+  return rooms;
+}
 
 type Ack = (reply: unknown) => void;
 type Failure = { ok: false; error: string; code: string };
@@ -41,11 +64,15 @@ export interface GatewayDeps {
   log: Logger;
 }
 
+/** Every event a client may send, per namespace: the authorisation matrix test insists each one has an entry. */
+export const clientEvents = { customer: new Set<string>(), agent: new Set<string>() };
+
 /**
  * Wraps an event handler so that nothing a client sends can crash the process or leave an ack unanswered:
  * refusals and unexpected errors both become {ok: false, error}.
  */
 function handle(socket: Socket, event: string, log: Logger, fn: (payload: unknown) => Promise<unknown>) {
+  clientEvents[socket.nsp.name === '/agent' ? 'agent' : 'customer'].add(event);
   socket.on(event, async (payload: unknown, ack?: unknown) => {
     const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => {};
     try {
@@ -65,18 +92,49 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
   const customers = io.of('/customer');
   const agents = io.of('/agent');
 
-  appender.on('committed', (messages: StoredMessage[]) => {
+  // group → department and user → department, refreshed in the background: routing live events must not query per message
+  let groupDept = new Map<string, string | null>();
+  let userDept = new Map<string, string | null>();
+  const refreshOrg = async () => {
+    groupDept = await groupDepartments(db);
+    const users = await db.selectFrom('app_user').select(['id', 'department_id']).execute();
+    userDept = new Map(users.map((u) => [u.id, u.department_id]));
+  };
+  void refreshOrg().catch((err) => log.warn({ err }, 'org routing not loaded'));
+  const orgTimer = setInterval(() => void refreshOrg().catch(() => {}), 10_000);
+  orgTimer.unref();
+
+  const roomsOf = (r: ConversationRouting): string[] => {
+    const rooms = [room.auditors];
+    if (r.assigneeId) {
+      rooms.push(room.user(r.assigneeId));
+      const d = userDept.get(r.assigneeId);
+      if (d) rooms.push(room.department(d));
+    }
+    if (r.groupId) {
+      rooms.push(room.group(r.groupId));
+      const d = groupDept.get(r.groupId);
+      if (d) rooms.push(room.department(d));
+    }
+    if (!r.assigneeId && !r.groupId) rooms.push(room.queue);
+    return rooms;
+  };
+  const toStaffOf = (r: ConversationRouting) => agents.to(roomsOf(r));
+
+  appender.on('committed', (messages: StoredMessage[], routing: Map<string, ConversationRouting>) => {
     for (const m of messages) {
       const view = presentMessage(m);
       customers.to(customerRoom(m.customerId)).emit('message:new', view);
-      agents.to(AGENTS_ROOM).emit('message:new', view);
+      toStaffOf(routing.get(m.conversationId) ?? { assigneeId: null, groupId: null }).emit('message:new', view);
     }
   });
 
   updates.on('updated', (c) => {
     void getCustomer(db, c.customerId)
       .then((customer) => {
-        agents.to(AGENTS_ROOM).emit('conversation:updated', presentConversation({ ...c, customerName: customer?.name }));
+        const view = presentConversation({ ...c, customerName: customer?.name });
+        // the queue learns that a conversation left it (claimed, moved to a group)
+        agents.to([...roomsOf(c), room.queue]).emit('conversation:updated', view);
         customers.to(customerRoom(c.customerId)).emit('conversation:updated', { id: c.id, state: c.state });
       })
       .catch((err) => log.warn({ err }, 'conversation update not broadcast'));
@@ -128,7 +186,7 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
         conversationId = opened.conversation.id;
         if (opened.created) {
           const customer = await getCustomer(db, socket.data.customerId);
-          agents.to(AGENTS_ROOM).emit('conversation:new', presentConversation({ ...opened.conversation, customerName: customer?.name, unread: 0, lastMessage: null }));
+          toStaffOf(opened.conversation).emit('conversation:new', presentConversation({ ...opened.conversation, customerName: customer?.name, unread: 0, lastMessage: null }));
         }
       }
       const { message } = await appender.append({ conversationId, clientId: p.clientId, sender: { kind: 'customer', id: socket.data.customerId }, type: 'text', body: p.text });
@@ -148,15 +206,15 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
 
     handle(socket, 'typing', log, async (payload) => {
       const p = parse(typingSchema, payload);
-      await ownConversation(p.conversationId);
-      agents.to(AGENTS_ROOM).emit('typing', { conversationId: p.conversationId, typing: p.typing, sender: { kind: 'customer' } });
+      const c = await ownConversation(p.conversationId);
+      toStaffOf(c).emit('typing', { conversationId: p.conversationId, typing: p.typing, sender: { kind: 'customer' } });
       return { ok: true };
     });
 
     handle(socket, 'read', log, async (payload) => {
       const p = parse(readSchema, payload);
-      await ownConversation(p.conversationId);
-      agents.to(AGENTS_ROOM).emit('read', { conversationId: p.conversationId, seq: p.seq, reader: { kind: 'customer' } });
+      const c = await ownConversation(p.conversationId);
+      toStaffOf(c).emit('read', { conversationId: p.conversationId, seq: p.seq, reader: { kind: 'customer' } });
       return { ok: true };
     });
   });
@@ -168,6 +226,7 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
       const user = await userForSession(db, token);
       if (!user) return next(new Error('unauthorized: log in first (POST /api/v1/auth/login)'));
       socket.data.user = user;
+      socket.data.viewer = await viewerOf(db, user);
       next();
     } catch (err) {
       log.error({ err }, 'agent handshake failed');
@@ -176,18 +235,20 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
   });
 
   agents.on('connection', (socket) => {
-    const user: User = socket.data.user;
-    socket.join(AGENTS_ROOM);
+    const user: Viewer = socket.data.viewer;
+    socket.join(staffRooms(user));
 
-    const visibleConversation = async (conversationId: string) => {
+    // unreadable is reported as missing, so conversation ids cannot be probed
+    const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read') => {
       const c = await getConversation(db, conversationId);
-      if (!c) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist`);
+      if (!c || !(await canReadConversation(db, user, conversationId))) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist`);
+      if (need === 'write' && !(await canWriteConversation(db, user, conversationId))) throw new Refusal('forbidden', `your role (${user.role}) may read but not write in this conversation`);
       return c;
     };
 
     handle(socket, 'message:send', log, async (payload) => {
       const p = parse(agentSendSchema, payload);
-      const conversation = await visibleConversation(p.conversationId);
+      const conversation = await visibleConversation(p.conversationId, 'write');
       const { message } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text });
       // bookkeeping after the message is durable: a failure here must not turn a stored message into an error ack
       if (conversation.assigneeId === null) {
@@ -215,7 +276,7 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
 
     handle(socket, 'typing', log, async (payload) => {
       const p = parse(typingSchema, payload);
-      const c = await visibleConversation(p.conversationId);
+      const c = await visibleConversation(p.conversationId, 'write');
       customers.to(customerRoom(c.customerId)).emit('typing', { conversationId: c.id, typing: p.typing, sender: { kind: 'agent' } });
       return { ok: true };
     });

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { getCustomer } from '../customers/index.ts';
-import { actorOf, requireUser } from '../governance/http.ts';
+import { actorOf, requireViewer } from '../governance/http.ts';
+import { canReadConversation, canReadCustomer, canWriteConversation, type Viewer } from '../governance/policies/conversations.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
@@ -15,62 +16,64 @@ const messagesQuery = z.object({ afterSeq: z.coerce.number().int().min(0).defaul
 const readBody = z.object({ seq: z.number().int().min(0) }).strict();
 
 export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>, updates: ConversationUpdates, audit: AuditLog) {
-  const load = async (id: string) => {
+  // a conversation the viewer may not read is reported as missing, so ids cannot be probed
+  const load = async (viewer: Viewer, id: string, need: 'read' | 'write' = 'read') => {
     const c = await getConversation(db, id);
-    if (!c) throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
+    if (!c || !(await canReadConversation(db, viewer, id))) throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
+    if (need === 'write' && !(await canWriteConversation(db, viewer, id))) throw new HttpError(403, 'forbidden', `your role (${viewer.role}) may read but not change this conversation`);
     return c;
   };
 
   app.get('/api/v1/conversations', async (request) => {
-    const user = requireUser(request);
+    const viewer = await requireViewer(db, request);
     const q = parseOr400(inboxQuery, request.query);
-    const items = await listInbox(db, user.id, q);
+    const items = await listInbox(db, viewer, q);
     return { conversations: items.map(presentConversation) };
   });
 
   app.get('/api/v1/conversations/:id', async (request) => {
-    requireUser(request);
+    const viewer = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
-    const c = await load(id);
+    const c = await load(viewer, id);
     const customer = await getCustomer(db, c.customerId);
     return { conversation: presentConversation({ ...c, customerName: customer?.name }), customer };
   });
 
   app.get('/api/v1/conversations/:id/messages', async (request) => {
-    const user = requireUser(request);
+    const user = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
     const q = parseOr400(messagesQuery, request.query);
-    await load(id);
+    await load(user, id);
     const messages = await listMessagesAfter(db, id, q.afterSeq, q.limit);
     await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'conversation', id }, ip: request.ip, detail: { afterSeq: q.afterSeq, messages: messages.length } });
     return { messages: messages.map(presentMessage), hasMore: messages.length === q.limit };
   });
 
   app.post('/api/v1/conversations/:id/read', async (request) => {
-    const user = requireUser(request);
+    const user = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
     const body = parseOr400(readBody, request.body);
-    const c = await load(id);
+    const c = await load(user, id);
     await markRead(db, user.id, id, Math.min(body.seq, c.lastSeq));
     return { ok: true };
   });
 
   app.post('/api/v1/conversations/:id/resolve', async (request) => {
-    const user = requireUser(request);
+    const user = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
-    await load(id);
+    await load(user, id, 'write');
     const c = await resolveConversation(db, id, user.id);
     if (c) updates.emit('updated', c);
     return { conversation: c && presentConversation(c) };
   });
 
   app.get('/api/v1/customers/:id', async (request) => {
-    const user = requireUser(request);
+    const user = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
     const customer = await getCustomer(db, id);
-    if (!customer) throw new HttpError(404, 'customer_not_found', `customer ${id} does not exist`);
+    if (!customer || !(await canReadCustomer(db, user, id))) throw new HttpError(404, 'customer_not_found', `customer ${id} does not exist`);
     await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'customer', id }, ip: request.ip });
-    const conversations = await listCustomerConversations(db, id);
+    const conversations = await listCustomerConversations(db, id, user);
     return { customer, conversations: conversations.map((c) => presentConversation(c)) };
   });
 }

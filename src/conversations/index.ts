@@ -2,5 +2,5 @@ export * from './appender.ts';
 export * from './chain.ts';
 export * from './conversations.ts';
 export * from './presenters.ts';
-export { attachGateway } from './gateway.ts';
+export { attachGateway, clientEvents } from './gateway.ts';
 export { registerConversationRoutes } from './http.ts';

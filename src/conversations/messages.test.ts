@@ -127,7 +127,7 @@ for (const dialect of testDialects()) {
         ? await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kefu_migration%' order by name`.execute(store.db)
         : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public' and table_name not like 'kefu_migration%' order by table_name`.execute(store.db);
       const shared = tables.rows.map((r) => r.name).filter((n) => !n.startsWith('message_fts') && n !== 'message_search');
-      assert.deepEqual(shared, ['app_user', 'conversation', 'conversation_event', 'conversation_tag', 'customer', 'message', 'read_marker', 'session']);
+      assert.deepEqual(shared, ['agent_group', 'app_user', 'audit_event', 'conversation', 'conversation_event', 'conversation_tag', 'customer', 'department', 'group_member', 'message', 'read_marker', 'session']);
     });
   });
 }

@@ -6,6 +6,7 @@ import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { SESSION_COOKIE, SESSION_TTL_MS, createSession, revokeSession, userForSession } from './sessions.ts';
 import { checkPassword, type User } from './users.ts';
 import type { AuditLog, AuditActor } from './audit.ts';
+import { viewerOf, type Viewer } from './policies/conversations.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,11 +29,16 @@ export function requireUser(request: FastifyRequest): User {
   return request.user;
 }
 
+/** The logged-in user with what decides their scope (groups, department). */
+export async function requireViewer(db: Kysely<Database>, request: FastifyRequest): Promise<Viewer> {
+  return viewerOf(db, requireUser(request));
+}
+
 export function presentUser(u: User) {
   return { id: u.id, login: u.login, displayName: u.displayName, role: u.role };
 }
 
-export function actorOf(u: User): AuditActor {
+export function actorOf(u: { id: string; login: string; role: string }): AuditActor {
   return { id: u.id, login: u.login, role: u.role };
 }
 

@@ -12,6 +12,7 @@ export interface User {
   displayName: string;
   role: Role;
   status: 'active' | 'disabled';
+  departmentId: string | null;
 }
 
 export const loginSchema = z.string().trim().min(2, 'login must have at least 2 characters').max(64).regex(/^[A-Za-z0-9._@-]+$/, 'login may use letters, digits and . _ @ -');
@@ -23,7 +24,7 @@ export const passwordSchema = z.string().min(10, 'password must have at least 10
 const ARGON_OPTS = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 function toUser(r: Database['app_user']): User {
-  return { id: r.id, login: r.login, displayName: r.display_name, role: r.role, status: r.status };
+  return { id: r.id, login: r.login, displayName: r.display_name, role: r.role, status: r.status, departmentId: r.department_id };
 }
 
 export class UserError extends Error {
@@ -32,7 +33,7 @@ export class UserError extends Error {
   }
 }
 
-export async function createUser(db: Kysely<Database>, input: { login: string; password: string; role: Role; displayName?: string }): Promise<User> {
+export async function createUser(db: Kysely<Database>, input: { login: string; password: string; role: Role; displayName?: string; departmentId?: string | null }): Promise<User> {
   const login = loginSchema.safeParse(input.login);
   if (!login.success) throw new UserError('invalid', login.error.issues[0]!.message);
   const pw = passwordSchema.safeParse(input.password);
@@ -47,6 +48,7 @@ export async function createUser(db: Kysely<Database>, input: { login: string; p
     password_hash: await hash(input.password, ARGON_OPTS),
     role: input.role,
     status: 'active',
+    department_id: input.departmentId ?? null,
     created_at: Date.now(),
   };
   await db.insertInto('app_user').values(row).execute();

@@ -29,6 +29,7 @@ export interface KefuServer {
   appender: MessageAppender;
   audit: AuditLog;
   log: Logger;
+  routes: ReadonlyArray<{ method: string; url: string }>;
   /** listens on config.port (0 = any free port) and returns the port */
   listen(): Promise<number>;
   /** stops accepting, lets in-flight writes finish, closes the database */
@@ -45,6 +46,11 @@ export async function createServer(config: Config, opts: { store?: Store; logger
 
   const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: true });
   app.setErrorHandler(errorHandler);
+  // every route, so the authorisation matrix test can insist that each one has an entry
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+  });
   await app.register(fastifyCookie);
   app.addHook('onRequest', sessionHook(store.db));
 
@@ -89,6 +95,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
     appender,
     audit,
     log,
+    routes,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();

@@ -165,7 +165,7 @@ program
     const cfg = config();
     const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
     try {
-      const result = await searchMessages(store.db, store.dialect, parsed.data);
+      const result = await searchMessages(store.db, store.dialect, parsed.data, 'all');
       const { cursor: _cursor, ...auditedQuery } = parsed.data;
       await new AuditLog(store.db, store.dialect).record({ actor: LOCAL_OPERATOR, action: 'search', query: auditedQuery, detail: { total: result.total, via: 'cli' } });
       if (o.json) for (const h of result.hits) process.stdout.write(JSON.stringify(hitJson(h)) + '\n');

@@ -20,6 +20,7 @@ export interface UserTable {
   password_hash: string;
   role: 'agent' | 'supervisor' | 'auditor' | 'admin';
   status: 'active' | 'disabled';
+  department_id: string | null;
   created_at: number;
 }
 
@@ -104,7 +105,28 @@ export interface AuditEventTable {
   hash: string;
 }
 
+export interface DepartmentTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface AgentGroupTable {
+  id: string;
+  name: string;
+  department_id: string | null;
+  created_at: number;
+}
+
+export interface GroupMemberTable {
+  group_id: string;
+  user_id: string;
+}
+
 export interface Database {
+  department: DepartmentTable;
+  agent_group: AgentGroupTable;
+  group_member: GroupMemberTable;
   audit_event: AuditEventTable;
   conversation_tag: ConversationTagTable;
   customer: CustomerTable;
