@@ -27,6 +27,12 @@ const HTTP: Record<string, { q: Expect; p?: Expect }> = {
   'POST /api/v1/conversations/:id/resolve': { q: staff(200, 200, 403, 404), p: staff(404, 404, 403, 404) },
   'GET /api/v1/customers/:id': { q: staff(200, 200, 200, 404), p: staff(404, 404, 200, 404) },
   'GET /api/v1/search': { q: staff(200, 200, 200, 200) },
+  'GET /api/v1/audit': { q: staff(403, 403, 200, 200) },
+  'GET /api/v1/org': { q: staff(200, 200, 200, 200) },
+  'POST /api/v1/org/departments': { q: staff(403, 403, 403, 400) },
+  'POST /api/v1/org/groups': { q: staff(403, 403, 403, 400) },
+  'POST /api/v1/org/groups/:id/members': { q: staff(403, 403, 403, 404) },
+  'PUT /api/v1/org/users/:id/department': { q: staff(403, 403, 403, 404) },
 };
 
 /** expected ack of agent-namespace events on Q and P: 'ok' or the refusal code; none cannot connect at all */
@@ -94,7 +100,7 @@ describe('authorisation matrix', () => {
           if (key === 'POST /api/v1/auth/logout' || key.endsWith('/resolve')) continue;
           const headers: Record<string, string> = { 'content-type': 'application/json' };
           if (who !== 'none') headers.cookie = cookies[who]!;
-          const body = method === 'POST' ? JSON.stringify(key.endsWith('/read') ? { seq: 1 } : {}) : undefined;
+          const body = method === 'POST' || method === 'PUT' ? JSON.stringify(key.endsWith('/read') ? { seq: 1 } : key.endsWith('/members') ? { userId: 'usr_none' } : key.endsWith('/department') ? { departmentId: null } : {}) : undefined;
           const res = await fetch(t.url + url, { method, headers, body });
           if (res.status !== table[who]) failures.push(`${key} [${target}] as ${who}: expected ${table[who]}, got ${res.status}`);
         }

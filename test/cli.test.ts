@@ -58,6 +58,24 @@ describe('kefu command line', () => {
     assert.match(table.stdout, /共 \d+ 条/);
   });
 
+  test('org: departments, groups, membership; duplicates refused; every change audited', () => {
+    assert.equal(kefu(['org', 'department', 'add', '售后服务部']).status, 0);
+    assert.equal(kefu(['org', 'group', 'add', 'VIP', '--department', '售后服务部']).status, 0);
+    assert.equal(kefu(['org', 'group', 'join', 'VIP', '--login', 'agent']).status, 0);
+    assert.equal(kefu(['org', 'assign', '--login', 'supervisor', '--department', '售后服务部']).status, 0);
+    const list = kefu(['org', 'list']);
+    assert.match(list.stdout, /售后服务部/);
+    assert.match(list.stdout, /VIP \(grp_[^)]+\): agent/);
+    assert.match(list.stdout, /· supervisor \[supervisor\]/);
+    const dup = kefu(['org', 'group', 'add', 'VIP']);
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /already exists/);
+    assert.equal(kefu(['org', 'group', 'join', 'nope', '--login', 'agent']).status, 1);
+    const audit = kefu(['audit', '--json', '--actor', 'local-operator']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(audit.filter((e) => e.action === 'config.change').length >= 2);
+    assert.ok(audit.filter((e) => e.action === 'role.change').length >= 2);
+  });
+
   test('bad options and configuration give a clear message and a non-zero exit', () => {
     const r = kefu(['search', 'x', '--from', 'yesterday']);
     assert.equal(r.status, 2);

@@ -13,6 +13,8 @@ export type AuditAction =
   | 'export'
   | 'unmask'
   | 'user.create'
+  | 'role.change'
+  | 'config.change'
   | 'grant.request'
   | 'grant.approve'
   | 'grant.deny';

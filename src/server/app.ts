@@ -11,6 +11,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
 import { AuditLog } from '../governance/audit.ts';
+import { registerAdminRoutes } from '../governance/admin-http.ts';
 import { registerArchiveRoutes } from '../archive/index.ts';
 import { demoPageHtml } from '../channels/demo-page.ts';
 import type { Config } from './config.ts';
@@ -70,6 +71,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies });
   registerConversationRoutes(app, store.db, updates, audit);
   registerArchiveRoutes(app, store.db, store.dialect, audit);
+  registerAdminRoutes(app, store.db, audit);
 
   app.get('/demo', async (_req, reply) => reply.type('text/html; charset=utf-8').send(demoPageHtml()));
   app.get('/widget.js', async (_req, reply) => {

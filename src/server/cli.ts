@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
+import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from '../governance/org.ts';
 import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, verifyAuditChain, verifyMessageChains, type Role } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
@@ -259,6 +260,100 @@ program
     const cfg = config();
     process.exitCode = await importCommand({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir }, file, o);
   });
+
+/** Runs a command against the database, turning expected refusals into a message and exit code 1. */
+async function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: AuditLog) => Promise<void>) {
+  const cfg = config();
+  const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+  try {
+    await fn(store, new AuditLog(store.db, store.dialect));
+  } catch (err) {
+    if (err instanceof OrgError || err instanceof UserError) {
+      process.stderr.write(`kefu: ${err.message}\n`);
+      process.exitCode = 1;
+    } else throw err;
+  } finally {
+    await store.close();
+  }
+}
+
+const org = program.command('org').description('departments and groups (售前/售后/技术/VIP…)');
+org
+  .command('list')
+  .description('list departments, groups and their members')
+  .action(() =>
+    withStore(async (store) => {
+      const departments = await listDepartments(store.db);
+      const groups = await listGroups(store.db);
+      const users = await store.db.selectFrom('app_user').select(['id', 'login', 'role', 'department_id']).execute();
+      const members = await store.db.selectFrom('group_member').selectAll().execute();
+      for (const d of departments) {
+        process.stdout.write(`${d.name} (${d.id})\n`);
+        for (const u of users.filter((x) => x.department_id === d.id)) process.stdout.write(`  · ${u.login} [${u.role}]\n`);
+        for (const g of groups.filter((x) => x.departmentId === d.id)) {
+          const logins = members.filter((m) => m.group_id === g.id).map((m) => users.find((u) => u.id === m.user_id)?.login);
+          process.stdout.write(`  ${g.name} (${g.id}): ${logins.join(', ') || '—'}\n`);
+        }
+      }
+      for (const g of groups.filter((x) => x.departmentId === null)) process.stdout.write(`${g.name} (${g.id}, no department)\n`);
+      if (departments.length === 0 && groups.length === 0) process.stdout.write('no departments or groups yet: kefu org department add NAME\n');
+    }),
+  );
+org
+  .command('department')
+  .description('add a department')
+  .argument('<action>', 'add')
+  .argument('<name>', 'department name, e.g. 客服部')
+  .action((action: string, name: string) =>
+    withStore(async (store, audit) => {
+      if (action !== 'add') throw new OrgError('not_found', `unknown action "${action}" (use add)`);
+      const d = await createDepartment(store.db, name);
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'department', id: d.id }, detail: { created: d.name } });
+      process.stdout.write(`created department ${d.name} (${d.id})\n`);
+    }),
+  );
+org
+  .command('group')
+  .description('add a group, or add a staff member to a group')
+  .argument('<action>', 'add | join')
+  .argument('<group>', 'group name (add) or name/id (join)')
+  .option('--department <department>', 'the department the new group belongs to (name or id)')
+  .option('--login <login>', 'with join: the staff login to add')
+  .action((action: string, group: string, o: { department?: string; login?: string }) =>
+    withStore(async (store, audit) => {
+      if (action === 'add') {
+        const dep = o.department ? await findDepartment(store.db, o.department) : undefined;
+        if (o.department && !dep) throw new OrgError('not_found', `no department "${o.department}"`);
+        const g = await createGroup(store.db, group, dep?.id ?? null);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'group', id: g.id }, detail: { created: g.name, departmentId: g.departmentId } });
+        process.stdout.write(`created group ${g.name} (${g.id})\n`);
+      } else if (action === 'join') {
+        const g = await findGroup(store.db, group);
+        if (!g) throw new OrgError('not_found', `no group "${group}"`);
+        const u = o.login ? await store.db.selectFrom('app_user').select('id').where('login', '=', o.login).executeTakeFirst() : undefined;
+        if (!u) throw new OrgError('not_found', `no staff login "${o.login ?? ''}" (use --login)`);
+        await addGroupMember(store.db, g.id, u.id);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { joinedGroup: g.id } });
+        process.stdout.write(`${o.login} joined ${g.name}\n`);
+      } else throw new OrgError('not_found', `unknown action "${action}" (use add or join)`);
+    }),
+  );
+org
+  .command('assign')
+  .description("set a staff member's department")
+  .requiredOption('--login <login>', 'staff login')
+  .requiredOption('--department <department>', 'department name or id, or "none"')
+  .action((o: { login: string; department: string }) =>
+    withStore(async (store, audit) => {
+      const u = await store.db.selectFrom('app_user').select('id').where('login', '=', o.login).executeTakeFirst();
+      if (!u) throw new OrgError('not_found', `no staff login "${o.login}"`);
+      const dep = o.department === 'none' ? null : await findDepartment(store.db, o.department);
+      if (dep === undefined) throw new OrgError('not_found', `no department "${o.department}"`);
+      await setUserDepartment(store.db, u.id, dep?.id ?? null);
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { departmentId: dep?.id ?? null } });
+      process.stdout.write(`${o.login} → ${dep?.name ?? 'no department'}\n`);
+    }),
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`kefu: ${err instanceof Error ? err.message : String(err)}\n`);
