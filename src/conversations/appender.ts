@@ -127,6 +127,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
   }
 
   private async writeBatch(trx: Transaction<Database>, inputs: AppendInput[], routing?: Map<string, ConversationRouting>): Promise<Array<AppendResult | AppendError>> {
+    if (inputs.length === 0) return [];
     const convIds = [...new Set(inputs.map((i) => i.conversationId))];
     let convQuery = trx
       .selectFrom('conversation')

@@ -107,6 +107,8 @@ for (const dialect of testDialects()) {
         { clientId: 'b7', text: 'x', conversationId: 'conv_unknown' },
         { clientId: 'b8', text: 'x', extra: true },
         { clientId: { $gt: '' }, text: 'x' },
+        { clientId: 'nul', text: 'a\u0000b' },
+        { clientId: 'surrogate', text: 'broken \uD83D half' },
       ];
       for (const payload of bad) {
         const r = await call(c, 'message:send', payload);

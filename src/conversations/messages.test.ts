@@ -1,6 +1,5 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
 import { testDialects, freshStore } from '../../test/support/databases.ts';
 import { createCustomer } from '../customers/index.ts';
 import { MessageAppender, AppendError } from './appender.ts';
@@ -120,14 +119,6 @@ for (const dialect of testDialects()) {
       assert.equal(Number(head.first_response_at), agentReply.message.createdAt);
       const kinds = await store.db.selectFrom('conversation_event').select('kind').where('conversation_id', '=', c.id).orderBy('id').execute();
       assert.deepEqual(kinds.map((k) => k.kind), ['created', 'message', 'message']);
-    });
-
-    test('the schema is the same in both dialects (but for the search index storage)', async () => {
-      const tables = store.dialect === 'sqlite'
-        ? await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kefu_migration%' order by name`.execute(store.db)
-        : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public' and table_name not like 'kefu_migration%' order by table_name`.execute(store.db);
-      const shared = tables.rows.map((r) => r.name).filter((n) => !n.startsWith('message_fts') && n !== 'message_search');
-      assert.deepEqual(shared, ['agent_group', 'app_user', 'audit_event', 'conversation', 'conversation_event', 'conversation_tag', 'customer', 'department', 'group_member', 'message', 'read_marker', 'session']);
     });
   });
 }

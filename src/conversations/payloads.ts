@@ -3,12 +3,16 @@ import { z } from 'zod';
 /** Socket and HTTP payload schemas: the edge of the conversations module. */
 export const MAX_TEXT_LENGTH = 5000;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const id = z.string().min(1).max(100);
 const clientId = z.string().min(1, 'clientId is required').max(100, 'clientId may have at most 100 characters');
 const text = z
   .string()
   .max(MAX_TEXT_LENGTH, `text may have at most ${MAX_TEXT_LENGTH} characters`)
-  .refine((t) => t.trim().length > 0, 'text must not be empty');
+  .refine((t) => t.trim().length > 0, 'text must not be empty')
+  // PostgreSQL cannot store NUL, and a lone surrogate would be stored as U+FFFD while the hash covers the original
+  .refine((t) => !t.includes('\u0000') && !LONE_SURROGATE.test(t), 'text must be valid Unicode without NUL characters');
 
 export const customerSendSchema = z.object({ conversationId: id.optional(), clientId, text }).strict();
 export const agentSendSchema = z.object({ conversationId: id, clientId, text }).strict();

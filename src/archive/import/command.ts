@@ -72,7 +72,7 @@ function describe(s: ImportSummary): string {
     `  time: ${(s.elapsedMs / 1000).toFixed(2)} s (${n(s.messagesPerSecond)} messages/s)`,
   ];
   if (s.unknownAgents.length > 0) {
-    out.push(`  agent logins with no staff account (kept by name, sender id left empty on ${n(s.messagesWithUnknownAgent)} messages): ${s.unknownAgents.join(', ')}`);
+    out.push(`  agent logins with no staff account (kept by name, sender id left empty on ${n(s.messagesWithUnknownAgent)} ${s.messagesWithUnknownAgent === 1 ? 'message' : 'messages'}): ${s.unknownAgents.join(', ')}`);
   }
   if (s.badLineCount > 0) {
     out.push('', `${n(s.badLineCount)} bad ${s.badLineCount === 1 ? 'record' : 'records'} skipped:`);

@@ -8,7 +8,7 @@ import { LineReader } from './lines.ts';
 import { parseJsonl } from './parse-jsonl.ts';
 import { parseCsv } from './parse-csv.ts';
 import { ImportError, type BadLine, type ImportRecord } from './record.ts';
-import { conversationsByExternalId, customersByExternalId, recordImportedAgents, usersByLogin } from './lookups.ts';
+import { assignConversations, conversationsByExternalId, customersByExternalId, recordImportedAgents, usersByLogin } from './lookups.ts';
 
 export type ImportFormat = 'jsonl' | 'csv';
 
@@ -158,7 +158,8 @@ class ImportRun {
   bad(b: BadLine) {
     this.counts.skipped += 1;
     this.badLineCount += 1;
-    const kept = { ...b, reason: b.reason.length > 300 ? `${b.reason.slice(0, 299)}…` : b.reason };
+    // a report never echoes a huge field back (an unclosed CSV quote can make an "id" of a megabyte)
+    const kept: BadLine = { line: b.line, ...(b.id === undefined ? {} : { id: b.id.slice(0, 200) }), reason: b.reason.length > 300 ? `${b.reason.slice(0, 299)}…` : b.reason };
     if (this.badLines.length < BAD_LINES_KEPT) this.badLines.push(kept);
     else {
       let last = 0;
@@ -196,7 +197,7 @@ class ImportRun {
       }
     }
     if (failures === batch.length && batch.length >= ALL_FAILED_IS_FATAL) {
-      throw new ImportError(`the database refused all ${batch.length} conversations of a batch, one by one too: ${(lastError as Error).message}`);
+      throw new Error(`the database refused all ${batch.length} conversations of a batch, one by one too: ${(lastError as Error).message}`);
     }
   }
 
@@ -251,6 +252,7 @@ class ImportRun {
   private async write(trx: Transaction<Database>, batch: ImportRecord[]): Promise<Outcome[]> {
     const outcomes = await this.plan(trx, batch);
     const records = batch.filter((_, i) => outcomes[i]!.kind === 'imported');
+    if (records.length === 0) return outcomes;
     const customers = await customersByExternalId(
       trx,
       records.flatMap((r) => (r.customer.externalId === null ? [] : [r.customer.externalId])),
@@ -259,6 +261,7 @@ class ImportRun {
 
     const inputs: AppendInput[] = [];
     const agentEvents: Array<{ conversationId: string; agent: string; userId: string | null; at: number }> = [];
+    const assignments = new Map<string, string[]>();
     for (const r of records) {
       const c = r.customer;
       let customerId = c.externalId === null ? undefined : customers.get(c.externalId);
@@ -283,12 +286,35 @@ class ImportRun {
         });
       }
       for (const [agent, at] of agents) agentEvents.push({ conversationId: conversation.id, agent, userId: this.agentIds.get(agent) ?? null, at });
+      const assignee = this.assigneeOf(r);
+      if (assignee !== null) {
+        const list = assignments.get(assignee) ?? [];
+        list.push(conversation.id);
+        assignments.set(assignee, list);
+      }
     }
     const results = await this.appender.appendWithin(trx, inputs);
     const failed = results.find((r): r is AppendError => r instanceof AppendError);
     if (failed) throw failed;
     await recordImportedAgents(trx, agentEvents);
+    await assignConversations(trx, assignments);
     return outcomes;
+  }
+
+  /**
+   * The staff account a conversation is filed under (what search's agent filter and "conversations they handled"
+   * use): the conversation's `agent` when that login exists, else whoever wrote its last agent message with a login
+   * that exists, else nobody.
+   */
+  private assigneeOf(r: ImportRecord): string | null {
+    const id = (login: string | null) => (login === null ? null : (this.agentIds.get(login) ?? null));
+    const named = id(r.agent);
+    if (named !== null) return named;
+    for (let i = r.turns.length - 1; i >= 0; i--) {
+      const t = id(r.turns[i]!.agent);
+      if (t !== null) return t;
+    }
+    return null;
   }
 
   private async resolveAgents(db: Kysely<Database>, records: ImportRecord[]) {

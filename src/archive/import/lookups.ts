@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../store/index.ts';
 
 /*
- * The few reads and the one write the importer needs that the owning modules do not export yet. They are kept here,
+ * The few reads and writes the importer needs that the owning modules do not export yet. They are kept here,
  * together and small, so they can move to conversations/, customers/ and governance/ as exported functions.
  */
 
@@ -55,5 +55,14 @@ export async function recordImportedAgents(
         })),
       )
       .execute();
+  }
+}
+
+/** Files imported conversations under their agent: staff user id → conversation ids. */
+export async function assignConversations(db: Kysely<Database>, assignments: Map<string, string[]>): Promise<void> {
+  for (const [userId, conversationIds] of assignments) {
+    for (let i = 0; i < conversationIds.length; i += CHUNK) {
+      await db.updateTable('conversation').set({ assignee_id: userId }).where('id', 'in', conversationIds.slice(i, i + CHUNK)).execute();
+    }
   }
 }

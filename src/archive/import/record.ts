@@ -47,7 +47,8 @@ export const MAX_TURNS = 10_000;
 const MAX_ID = 200;
 const MAX_FIELD = 200;
 const MAX_LOGIN = 64;
-const MAX_CHANNEL = 64;
+/** as search's channel filter */
+const MAX_CHANNEL = 50;
 /** times more than this after the import started are refused: they would sort above every live message */
 const FUTURE_SLACK_MS = 24 * 3600_000;
 
@@ -108,11 +109,11 @@ function storable(s: string, field: string, turn?: number): string {
   return s;
 }
 
-function optionalString(v: unknown, field: string, max: number): string | null {
+function optionalString(v: unknown, field: string, max: number, turn?: number): string | null {
   if (absent(v)) return null;
-  if (typeof v !== 'string') throw new Invalid(`${field} must be a string (got ${show(v)})`);
-  const t = storable(v, field).trim();
-  if (t.length > max) throw new Invalid(`${field} has more than ${max} characters`);
+  if (typeof v !== 'string') throw new Invalid(`${field} must be a string (got ${show(v)})`, turn);
+  const t = storable(v, field, turn).trim();
+  if (t.length > max) throw new Invalid(`${field} has more than ${max} characters`, turn);
   return t === '' ? null : t;
 }
 
@@ -214,12 +215,7 @@ export function validateRecord(raw: unknown, line: number, importStart: number, 
     if (t.text.length > MAX_TEXT_LENGTH) throw new Invalid(`${tf('text')} has ${t.text.length} characters; at most ${MAX_TEXT_LENGTH} are allowed`, i);
     if (type === 'text' && t.text.trim() === '') throw new Invalid(`${tf('text')} is empty`, i);
     storable(t.text, tf('text'), i);
-    let turnAgent: string | null = null;
-    try {
-      turnAgent = optionalString(t.agent, tf('agent'), MAX_LOGIN);
-    } catch (err) {
-      throw new Invalid((err as Error).message, i);
-    }
+    const turnAgent = optionalString(t.agent, tf('agent'), MAX_LOGIN, i);
     return {
       role: t.role as SenderKind,
       type: type as ImportMessageType,
