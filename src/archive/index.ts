@@ -16,3 +16,4 @@ export { searchMessages, filteredMessages, engineQueryFor, searchParamsSchema, S
 export { makeSnippet, findHits, type Snippet } from './snippet.ts';
 export { registerArchiveRoutes } from './http.ts';
 export { hitJson, hitsTable } from './cli-output.ts';
+export { exportMessages, exportFiltersSchema, countExportRows, registerExportRoutes, ExportError, EXPORT_FORMATS, type ExportFormat, type ExportFilters, type ExportResult } from './export/index.ts';

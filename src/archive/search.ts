@@ -185,7 +185,9 @@ export async function filteredMessages(
   let base = db
     .selectFrom('message as m')
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
-    .where('m.type', '!=', 'event');
+    .where('m.type', '!=', 'event')
+    // content removed by retention is gone from search and export too
+    .where('m.purged_at', 'is', null);
   if (scope !== 'all') base = base.where(conversationScope(scope));
   if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
   if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDialects } from '../../test/support/databases.ts';
-import { startTestServer, call, connected, nextEvent, type TestServer } from '../../test/support/server.ts';
+import { CSRF, startTestServer, call, connected, nextEvent, type TestServer } from '../../test/support/server.ts';
 
 for (const dialect of testDialects()) {
   describe(`realtime gateway (${dialect})`, () => {
@@ -162,7 +162,7 @@ for (const dialect of testDialects()) {
       await claimed;
       const resolved = nextEvent(agent, 'conversation:updated', (u) => u.id === a.conversationId && u.state === 'resolved');
       const customerSeesResolved = nextEvent(c, 'conversation:updated', (u) => u.state === 'resolved');
-      const res = await fetch(`${t.url}/api/v1/conversations/${a.conversationId}/resolve`, { method: 'POST', headers: { cookie } });
+      const res = await fetch(`${t.url}/api/v1/conversations/${a.conversationId}/resolve`, { method: 'POST', headers: { cookie, ...CSRF } });
       assert.equal(res.status, 200);
       await resolved;
       await customerSeesResolved;

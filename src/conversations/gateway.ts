@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
 import { SESSION_COOKIE, groupDepartments, userForSession, type AuditLog } from '../governance/index.ts';
-import { canReadConversation, canWriteConversation, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
+import { canReadConversation, canWriteConversation, grantUsedFor, sensitiveAmong, unreadableAs, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
 import { AppendError, type ConversationRouting, type MessageAppender, type StoredMessage } from './appender.ts';
 import { type ConversationUpdates, claimIfUnassigned, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
@@ -15,8 +15,8 @@ export const customerRoom = (customerId: string) => `customer:${customerId}`;
 
 /**
  * Staff sockets join rooms that mirror the read policy (governance/policies/conversations.ts): their own, their
- * groups', their department's (supervisors), the general queue, and all (auditors). A conversation's events go to the
- * rooms of who may read it.
+ * groups', their department's (supervisors), the general queue, and all but the sensitive (auditors). A conversation's
+ * events go to the rooms of who may read it. Readers through a grant get no live events: they read on demand.
  */
 const room = {
   user: (id: string) => `user:${id}`,
@@ -104,8 +104,9 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
   const orgTimer = setInterval(() => void refreshOrg().catch(() => {}), 10_000);
   orgTimer.unref();
 
+  /** the rooms of the staff who serve a conversation; auditors are added by the callers that know it is not sensitive */
   const roomsOf = (r: ConversationRouting): string[] => {
-    const rooms = [room.auditors];
+    const rooms: string[] = [];
     if (r.assigneeId) {
       rooms.push(room.user(r.assigneeId));
       const d = userDept.get(r.assigneeId);
@@ -120,21 +121,31 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
     return rooms;
   };
   const toStaffOf = (r: ConversationRouting) => agents.to(roomsOf(r));
+  /** the serving staff, and the auditors unless the conversation is sensitive */
+  const toReadersOf = (r: ConversationRouting, sensitive: boolean) => agents.to(sensitive ? roomsOf(r) : [...roomsOf(r), room.auditors]);
 
+  // one sensitivity lookup per committed batch; the chain keeps batches in commit order for the auditors
+  let auditorsFeed = Promise.resolve();
   appender.on('committed', (messages: StoredMessage[], routing: Map<string, ConversationRouting>) => {
-    for (const m of messages) {
-      const view = presentMessage(m);
+    const views = messages.map((m) => ({ m, view: presentMessage(m), r: routing.get(m.conversationId) ?? { assigneeId: null, groupId: null } }));
+    for (const { m, view, r } of views) {
       customers.to(customerRoom(m.customerId)).emit('message:new', view);
-      toStaffOf(routing.get(m.conversationId) ?? { assigneeId: null, groupId: null }).emit('message:new', view);
+      toStaffOf(r).emit('message:new', view);
     }
+    auditorsFeed = auditorsFeed
+      .then(() => sensitiveAmong(db, messages.map((m) => m.conversationId)))
+      .then((sensitive) => {
+        for (const { m, view, r } of views) if (!sensitive.has(m.conversationId)) agents.to(room.auditors).except(roomsOf(r)).emit('message:new', view);
+      })
+      .catch((err) => log.warn({ err }, 'live messages not sent to auditors'));
   });
 
   updates.on('updated', (c) => {
-    void getCustomer(db, c.customerId)
-      .then((customer) => {
+    void Promise.all([getCustomer(db, c.customerId), sensitiveAmong(db, [c.id])])
+      .then(([customer, sensitive]) => {
         const view = presentConversation({ ...c, customerName: customer?.name });
         // the queue learns that a conversation left it (claimed, moved to a group)
-        agents.to([...roomsOf(c), room.queue]).emit('conversation:updated', view);
+        agents.to([...roomsOf(c), room.queue, ...(sensitive.has(c.id) ? [] : [room.auditors])]).emit('conversation:updated', view);
         customers.to(customerRoom(c.customerId)).emit('conversation:updated', { id: c.id, state: c.state });
       })
       .catch((err) => log.warn({ err }, 'conversation update not broadcast'));
@@ -186,7 +197,8 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
         conversationId = opened.conversation.id;
         if (opened.created) {
           const customer = await getCustomer(db, socket.data.customerId);
-          toStaffOf(opened.conversation).emit('conversation:new', presentConversation({ ...opened.conversation, customerName: customer?.name, unread: 0, lastMessage: null }));
+          const sensitive = await sensitiveAmong(db, [conversationId]);
+          toReadersOf(opened.conversation, sensitive.has(conversationId)).emit('conversation:new', presentConversation({ ...opened.conversation, customerName: customer?.name, unread: 0, lastMessage: null }));
         }
       }
       const { message } = await appender.append({ conversationId, clientId: p.clientId, sender: { kind: 'customer', id: socket.data.customerId }, type: 'text', body: p.text });
@@ -239,9 +251,17 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
     socket.join(staffRooms(user));
 
     // unreadable is reported as missing, so conversation ids cannot be probed
-    const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read') => {
+    const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read', content = false) => {
       const c = await getConversation(db, conversationId);
-      if (!c || !(await canReadConversation(db, user, conversationId))) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist`);
+      if (!c || !(await canReadConversation(db, user, conversationId))) {
+        if (c && unreadableAs(user) === 'grant_required') {
+          if (content) {
+            await audit.record({ actor: { id: user.id, login: user.login, role: user.role }, action: 'view.refused', target: { type: 'conversation', id: conversationId }, ip: socket.handshake.address, detail: { reason: 'grant_required', via: 'socket' } });
+          }
+          throw new Refusal('grant_required', `conversation ${conversationId} is sensitive: reading it needs an approved access request`);
+        }
+        throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist`);
+      }
       if (need === 'write' && !(await canWriteConversation(db, user, conversationId))) throw new Refusal('forbidden', `your role (${user.role}) may read but not write in this conversation`);
       return c;
     };
@@ -262,14 +282,15 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
 
     handle(socket, 'conversation:sync', log, async (payload) => {
       const p = parse(syncSchema, payload);
-      await visibleConversation(p.conversationId);
+      await visibleConversation(p.conversationId, 'read', true);
       const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
+      const grant = await grantUsedFor(db, user, { conversationId: p.conversationId });
       await audit.record({
         actor: { id: user.id, login: user.login, role: user.role },
         action: 'view',
         target: { type: 'conversation', id: p.conversationId },
         ip: socket.handshake.address,
-        detail: { afterSeq: p.afterSeq, messages: messages.length, via: 'socket' },
+        detail: { afterSeq: p.afterSeq, messages: messages.length, via: 'socket', ...(grant ? { grant } : {}) },
       });
       return { ok: true, conversationId: p.conversationId, messages: messages.map(presentMessage) };
     });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { getCustomer } from '../customers/index.ts';
 import { actorOf, requireViewer } from '../governance/http.ts';
-import { canReadConversation, canReadCustomer, canWriteConversation, type Viewer } from '../governance/policies/conversations.ts';
+import { canReadConversation, canReadCustomer, canWriteConversation, grantUsedFor, unreadableAs, type Viewer } from '../governance/policies/conversations.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
@@ -16,10 +16,17 @@ const messagesQuery = z.object({ afterSeq: z.coerce.number().int().min(0).defaul
 const readBody = z.object({ seq: z.number().int().min(0) }).strict();
 
 export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>, updates: ConversationUpdates, audit: AuditLog) {
-  // a conversation the viewer may not read is reported as missing, so ids cannot be probed
-  const load = async (viewer: Viewer, id: string, need: 'read' | 'write' = 'read') => {
+  // a conversation the viewer may not read is reported as missing, so ids cannot be probed (auditors: see unreadableAs);
+  // an auditor refused content is audited, so attempts at sensitive conversations show in the trail too
+  const load = async (viewer: Viewer, id: string, need: 'read' | 'write' = 'read', content?: { ip: string }) => {
     const c = await getConversation(db, id);
-    if (!c || !(await canReadConversation(db, viewer, id))) throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
+    if (!c || !(await canReadConversation(db, viewer, id))) {
+      if (c && unreadableAs(viewer) === 'grant_required') {
+        if (content) await audit.record({ actor: actorOf(viewer), action: 'view.refused', target: { type: 'conversation', id }, ip: content.ip, detail: { reason: 'grant_required' } });
+        throw new HttpError(403, 'grant_required', `conversation ${id} is sensitive: reading it needs an approved access request (POST /api/v1/grants)`);
+      }
+      throw new HttpError(404, 'conversation_not_found', `conversation ${id} does not exist`);
+    }
     if (need === 'write' && !(await canWriteConversation(db, viewer, id))) throw new HttpError(403, 'forbidden', `your role (${viewer.role}) may read but not change this conversation`);
     return c;
   };
@@ -43,9 +50,10 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const user = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
     const q = parseOr400(messagesQuery, request.query);
-    await load(user, id);
+    await load(user, id, 'read', { ip: request.ip });
     const messages = await listMessagesAfter(db, id, q.afterSeq, q.limit);
-    await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'conversation', id }, ip: request.ip, detail: { afterSeq: q.afterSeq, messages: messages.length } });
+    const grant = await grantUsedFor(db, user, { conversationId: id });
+    await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'conversation', id }, ip: request.ip, detail: { afterSeq: q.afterSeq, messages: messages.length, ...(grant ? { grant } : {}) } });
     return { messages: messages.map(presentMessage), hasMore: messages.length === q.limit };
   });
 
@@ -71,8 +79,15 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const user = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
     const customer = await getCustomer(db, id);
-    if (!customer || !(await canReadCustomer(db, user, id))) throw new HttpError(404, 'customer_not_found', `customer ${id} does not exist`);
-    await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'customer', id }, ip: request.ip });
+    if (!customer || !(await canReadCustomer(db, user, id))) {
+      if (customer && unreadableAs(user) === 'grant_required') {
+        await audit.record({ actor: actorOf(user), action: 'view.refused', target: { type: 'customer', id }, ip: request.ip, detail: { reason: 'grant_required' } });
+        throw new HttpError(403, 'grant_required', `customer ${id} is sensitive: reading it needs an approved access request (POST /api/v1/grants)`);
+      }
+      throw new HttpError(404, 'customer_not_found', `customer ${id} does not exist`);
+    }
+    const grant = await grantUsedFor(db, user, { customerId: id });
+    await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'customer', id }, ip: request.ip, ...(grant ? { detail: { grant } } : {}) });
     const conversations = await listCustomerConversations(db, id, user);
     return { customer, conversations: conversations.map((c) => presentConversation(c)) };
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { testDialects } from '../../test/support/databases.ts';
-import { startTestServer, call, nextEvent, connected, type TestServer } from '../../test/support/server.ts';
+import { CSRF, startTestServer, call, nextEvent, connected, type TestServer } from '../../test/support/server.ts';
 import { listAudit, verifyAuditChain } from './audit.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -28,7 +28,7 @@ for (const dialect of testDialects()) {
       await connected(agent);
       await call(agent, 'conversation:sync', { conversationId: ack.conversationId, afterSeq: 0 });
       await fetch(`${t.url}/api/v1/search?q=${encodeURIComponent('投诉')}&from=2020-01-01`, { headers: { cookie } });
-      await fetch(`${t.url}/api/v1/auth/logout`, { method: 'POST', headers: { cookie } });
+      await fetch(`${t.url}/api/v1/auth/logout`, { method: 'POST', headers: { cookie, ...CSRF } });
 
       const events = (await listAudit(t.server.store.db, { limit: 50 })).reverse();
       const actions = events.map((e) => `${e.action}:${e.actor.login}`);

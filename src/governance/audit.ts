@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, DialectName } from '../store/index.ts';
 import { GENESIS_HASH } from '../conversations/chain.ts';
 
@@ -8,7 +8,18 @@ export type AuditAction =
   | 'login'
   | 'login_failed'
   | 'logout'
+  | 'auth.lockout'
+  | 'auth.2fa_enrol'
+  | 'auth.2fa_disable'
+  | 'auth.2fa_reset'
+  | 'auth.2fa_recovery_codes'
+  | 'auth.password_change'
+  | 'auth.session_revoke'
+  | 'user.disable'
+  | 'user.enable'
+  | 'user.unlock'
   | 'view'
+  | 'view.refused'
   | 'search'
   | 'export'
   | 'unmask'
@@ -17,7 +28,15 @@ export type AuditAction =
   | 'config.change'
   | 'grant.request'
   | 'grant.approve'
-  | 'grant.deny';
+  | 'grant.deny'
+  | 'grant.revoke'
+  | 'backup.create'
+  | 'backup.restore'
+  | 'retention.purge'
+  | 'retention.policy_add'
+  | 'retention.policy_remove'
+  | 'hold.place'
+  | 'hold.release';
 
 export interface AuditActor {
   id: string | null;
@@ -49,6 +68,29 @@ export function auditHash(prev: string, r: Omit<Row, 'id' | 'hash'>): string {
   return createHash('sha256').update(prev).update('\n').update(canonicalAudit(r)).digest('hex');
 }
 
+/**
+ * Appends one event inside the caller's transaction, so it commits together with the change it records
+ * (the retention purge writes each batch and its audit event atomically).
+ */
+export async function appendAuditWithin(trx: Transaction<Database>, dialect: DialectName, e: AuditInput): Promise<void> {
+  const row: Omit<Row, 'id' | 'hash'> = {
+    at: e.at ?? Date.now(),
+    actor_id: e.actor.id,
+    actor_login: e.actor.login,
+    actor_role: e.actor.role,
+    action: e.action,
+    target_type: e.target?.type ?? null,
+    target_id: e.target?.id ?? null,
+    query: e.query ? JSON.stringify(e.query) : null,
+    ip: e.ip ?? null,
+    detail: JSON.stringify(e.detail ?? {}),
+  };
+  // one writer at a time extends the chain (PostgreSQL: a transaction-scoped advisory lock)
+  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(424242)`.execute(trx);
+  const head = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  await trx.insertInto('audit_event').values({ ...row, hash: auditHash(head?.hash ?? GENESIS_HASH, row) }).execute();
+}
+
 /** The audit trail: append-only, each event chained to the one before it. */
 export class AuditLog {
   constructor(
@@ -57,27 +99,10 @@ export class AuditLog {
   ) {}
 
   async record(e: AuditInput): Promise<void> {
-    const row: Omit<Row, 'id' | 'hash'> = {
-      at: e.at ?? Date.now(),
-      actor_id: e.actor.id,
-      actor_login: e.actor.login,
-      actor_role: e.actor.role,
-      action: e.action,
-      target_type: e.target?.type ?? null,
-      target_id: e.target?.id ?? null,
-      query: e.query ? JSON.stringify(e.query) : null,
-      ip: e.ip ?? null,
-      detail: JSON.stringify(e.detail ?? {}),
-    };
     // SQLite: the server and a CLI process may both write; a busy snapshot is retried
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.db.transaction().execute(async (trx) => {
-          // one writer at a time extends the chain (PostgreSQL: a transaction-scoped advisory lock)
-          if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(424242)`.execute(trx);
-          const head = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
-          await trx.insertInto('audit_event').values({ ...row, hash: auditHash(head?.hash ?? GENESIS_HASH, row) }).execute();
-        });
+        await this.db.transaction().execute((trx) => appendAuditWithin(trx, this.dialect, e));
         return;
       } catch (err) {
         if (attempt >= 5 || !/SQLITE_BUSY/.test(String((err as { code?: string }).code ?? err))) throw err;

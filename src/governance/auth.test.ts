@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { CSRF, startTestServer, type TestServer } from '../../test/support/server.ts';
 import { createUser } from './users.ts';
 
 describe('login and sessions', () => {
@@ -51,7 +51,7 @@ describe('login and sessions', () => {
   test('logout revokes the session', async () => {
     const res = await login({ login: 'xiaoli', password: 'correct-horse-1' });
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-    assert.equal((await fetch(`${t.url}/api/v1/auth/logout`, { method: 'POST', headers: { cookie } })).status, 200);
+    assert.equal((await fetch(`${t.url}/api/v1/auth/logout`, { method: 'POST', headers: { cookie, ...CSRF } })).status, 200);
     assert.equal((await fetch(`${t.url}/api/v1/auth/me`, { headers: { cookie } })).status, 401);
     assert.equal((await fetch(`${t.url}/api/v1/conversations`, { headers: { cookie } })).status, 401);
   });

@@ -9,7 +9,8 @@ import { createCustomer } from '../customers/index.ts';
 import { MessageAppender, openConversation } from '../conversations/index.ts';
 import { AuditLog, LOCAL_OPERATOR } from './audit.ts';
 import { verifyAuditChain } from './audit.ts';
-import { verifyMessageChains } from './integrity.ts';
+import { createCheckpoint, verifyCheckpoints, verifyMessageChains } from './integrity.ts';
+import { GENESIS_HASH, chainHash } from '../conversations/chain.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -120,6 +121,32 @@ for (const dialect of testDialects()) {
       );
     });
 
+    test('a checkpoint catches a conversation rewritten with every hash and its head recomputed', async () => {
+      const id = await conversationWith(3);
+      const first = await createCheckpoint(store.db);
+      assert.ok(first.conversations >= 1);
+      assert.match(first.merkleRoot, /^[0-9a-f]{64}$/);
+      const again = await createCheckpoint(store.db);
+      assert.equal(again.conversations, 0, 'only conversations that grew are pinned again');
+      assert.deepEqual((await verifyCheckpoints(store.db)).broken, null);
+      await dropTriggers(store);
+      // rewrite seq 2 and recompute the chain and the head: the chain check alone cannot see it
+      const rows = await store.db.selectFrom('message').selectAll().where('conversation_id', '=', id).orderBy('seq').execute();
+      let prev = GENESIS_HASH;
+      for (const m of rows) {
+        const body = Number(m.seq) === 2 ? '第 2 条：退款金额 0 元' : m.body;
+        const hash = chainHash(prev, { conversationId: id, seq: Number(m.seq), senderKind: m.sender_kind, senderId: m.sender_id, type: m.type, body, createdAt: Number(m.created_at) });
+        await sql`update message set body = ${body}, hash = ${hash} where id = ${m.id}`.execute(store.db);
+        prev = hash;
+      }
+      await sql`update conversation set last_hash = ${prev} where id = ${id}`.execute(store.db);
+      assert.equal((await verifyMessageChains(store.db)).broken, null, 'a full rewrite passes the chain check');
+      const caught = await verifyCheckpoints(store.db);
+      assert.equal(caught.broken?.conversationId, id);
+      assert.equal(caught.broken?.seq, 3);
+      assert.match(caught.broken!.reason, /rewritten/);
+    });
+
     test('verify finds a changed or removed audit event', async () => {
       const audit = new AuditLog(store.db, store.dialect);
       for (const q of ['退款', '发票', '13800138000']) await audit.record({ actor: LOCAL_OPERATOR, action: 'search', query: { q } });
@@ -140,6 +167,8 @@ for (const dialect of testDialects()) {
       const env = { ...process.env, KEFU_DATA_DIR: db.dataDir, KEFU_DATABASE_URL: db.databaseUrl ?? '' };
       const run = () => spawnSync(process.execPath, [path.join(root, 'bin/kefu.mjs'), 'verify'], { env, encoding: 'utf8' });
       await sql`delete from audit_event`.execute(store.db);
+      await sql`delete from checkpoint_head`.execute(store.db);
+      await sql`delete from chain_checkpoint`.execute(store.db);
       const clean = run();
       assert.equal(clean.status, 0, clean.stdout + clean.stderr);
       assert.match(clean.stdout, /ok: \d+ conversations, \d+ messages verified/);

@@ -1,29 +1,171 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database } from '../store/index.ts';
+import { newId, type Database } from '../store/index.ts';
 import { hashToken } from '../customers/index.ts';
-import { getUser, type User } from './users.ts';
+import { userFromRow, type User } from './users.ts';
+import { ALWAYS_TWO_FACTOR, DEFAULT_AUTH_POLICY, twoFactorRequiredRoles } from './auth-policy.ts';
 
 export const SESSION_COOKIE = 'kefu_session';
-export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 
-export async function createSession(db: Kysely<Database>, userId: string): Promise<{ token: string; expiresAt: number }> {
-  const token = randomBytes(32).toString('base64url');
-  const now = Date.now();
-  const expiresAt = now + SESSION_TTL_MS;
-  await db.insertInto('session').values({ id_hash: hashToken(token), user_id: userId, created_at: now, expires_at: expiresAt, revoked_at: null }).execute();
-  return { token, expiresAt };
+/** What a session may do: everything its user's role allows, or (second factor required but not set up) only enrol. */
+export type SessionScope = 'full' | 'enrolment';
+
+export interface SessionInfo {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
 }
 
-/** The user of a live session token, or undefined when it is unknown, expired, revoked or the user is disabled. */
-export async function userForSession(db: Kysely<Database>, token: string | undefined): Promise<User | undefined> {
+export interface LiveSession {
+  session: SessionInfo;
+  user: User;
+  twoFactorEnabled: boolean;
+  scope: SessionScope;
+}
+
+/** A session is written back as used at most this often (and at least ten times per idle period). */
+const TOUCH_EVERY_MS = 60_000;
+
+function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export async function createSession(
+  db: Kysely<Database>,
+  userId: string,
+  opts: { ttlMs?: number; idleMs?: number; ip?: string | null; userAgent?: string | null; now?: number } = {},
+): Promise<{ id: string; token: string; expiresAt: number }> {
+  const token = newToken();
+  const now = opts.now ?? Date.now();
+  const expiresAt = now + (opts.ttlMs ?? DEFAULT_AUTH_POLICY.sessionTtlMs);
+  const id = newId('ses');
+  await db
+    .insertInto('session')
+    .values({
+      id_hash: hashToken(token),
+      id,
+      user_id: userId,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: expiresAt,
+      idle_ms: opts.idleMs ?? DEFAULT_AUTH_POLICY.idleTimeoutMs,
+      revoked_at: null,
+      ip: opts.ip ?? null,
+      user_agent: opts.userAgent?.slice(0, 300) ?? null,
+    })
+    .execute();
+  return { id, token, expiresAt };
+}
+
+/**
+ * The live session of a token with its user, or undefined when it is unknown, revoked, past its lifetime, idle for
+ * longer than its idle timeout, or its user is disabled. Counts as use: moves the idle deadline on.
+ */
+export async function lookupSession(db: Kysely<Database>, token: string | undefined, now = Date.now()): Promise<LiveSession | undefined> {
   if (!token || token.length > 100) return undefined;
-  const s = await db.selectFrom('session').selectAll().where('id_hash', '=', hashToken(token)).executeTakeFirst();
-  if (!s || s.revoked_at !== null || Number(s.expires_at) <= Date.now()) return undefined;
-  const user = await getUser(db, s.user_id);
-  return user && user.status === 'active' ? user : undefined;
+  const r = await db
+    .selectFrom('session as s')
+    .innerJoin('app_user as u', 'u.id', 's.user_id')
+    .leftJoin('user_totp as t', 't.user_id', 's.user_id')
+    .select(['s.id as session_id', 's.created_at', 's.last_seen_at', 's.expires_at', 's.idle_ms', 's.revoked_at', 's.ip', 's.user_agent', 't.enabled_at'])
+    .select(['u.id', 'u.login', 'u.display_name', 'u.role', 'u.status', 'u.department_id'])
+    .where('s.id_hash', '=', hashToken(token))
+    .executeTakeFirst();
+  if (!r || r.revoked_at !== null || r.status !== 'active') return undefined;
+  const lastSeen = Number(r.last_seen_at);
+  if (Number(r.expires_at) <= now || lastSeen + Number(r.idle_ms) <= now) return undefined;
+  if (now - lastSeen >= Math.min(TOUCH_EVERY_MS, Number(r.idle_ms) / 10)) {
+    await db.updateTable('session').set({ last_seen_at: now }).where('id', '=', r.session_id).execute();
+  }
+  const user = userFromRow(r);
+  const twoFactorEnabled = r.enabled_at !== null && r.enabled_at !== undefined;
+  const needsSecondFactor = !twoFactorEnabled && (ALWAYS_TWO_FACTOR.includes(user.role) || (await twoFactorRequiredRoles(db)).includes(user.role));
+  return {
+    session: { id: r.session_id, userId: user.id, createdAt: Number(r.created_at), lastSeenAt: now, expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent },
+    user,
+    twoFactorEnabled,
+    scope: needsSecondFactor ? 'enrolment' : 'full',
+  };
+}
+
+/** The user of a live, full session (not one restricted to 2FA enrolment); what sockets and other transports accept. */
+export async function userForSession(db: Kysely<Database>, token: string | undefined): Promise<User | undefined> {
+  const live = await lookupSession(db, token);
+  return live?.scope === 'full' ? live.user : undefined;
 }
 
 export async function revokeSession(db: Kysely<Database>, token: string): Promise<void> {
   await db.updateTable('session').set({ revoked_at: Date.now() }).where('id_hash', '=', hashToken(token)).execute();
+}
+
+/** Revokes one of the user's own sessions; false when there is no such live session of theirs. */
+export async function revokeSessionById(db: Kysely<Database>, userId: string, sessionId: string, now = Date.now()): Promise<boolean> {
+  const r = await db.updateTable('session').set({ revoked_at: now }).where('id', '=', sessionId).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Revokes every session of a user (but the one given in `except`); returns how many were live. */
+export async function revokeUserSessions(db: Kysely<Database>, userId: string, opts: { except?: string; now?: number } = {}): Promise<number> {
+  const now = opts.now ?? Date.now();
+  let q = db.updateTable('session').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).where('expires_at', '>', now);
+  if (opts.except) q = q.where('id', '!=', opts.except);
+  const r = await q.executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/** The user's sessions that are still live, newest first. */
+export async function listSessions(db: Kysely<Database>, userId: string, now = Date.now()): Promise<SessionInfo[]> {
+  const rows = await db
+    .selectFrom('session')
+    .select(['id', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'idle_ms', 'ip', 'user_agent'])
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows
+    .filter((r) => Number(r.last_seen_at) + Number(r.idle_ms) > now)
+    .map((r) => ({ id: r.id, userId: r.user_id, createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent }));
+}
+
+// ---- the second step of a login: the password was right, the second factor is outstanding ----
+
+export async function createLoginChallenge(db: Kysely<Database>, userId: string, ttlMs: number, now = Date.now()): Promise<{ challenge: string; expiresAt: number }> {
+  const challenge = newToken();
+  await db.insertInto('login_challenge').values({ id_hash: hashToken(challenge), user_id: userId, created_at: now, expires_at: now + ttlMs, attempts: 0 }).execute();
+  // challenges nobody finished are of no use to anyone
+  await db.deleteFrom('login_challenge').where('expires_at', '<', now).execute();
+  return { challenge, expiresAt: now + ttlMs };
+}
+
+/** The user id of a challenge that is still open, or undefined. */
+export async function openLoginChallenge(db: Kysely<Database>, challenge: string, now = Date.now()): Promise<{ userId: string; attempts: number } | undefined> {
+  if (challenge.length > 100) return undefined;
+  const r = await db.selectFrom('login_challenge').select(['user_id', 'expires_at', 'attempts']).where('id_hash', '=', hashToken(challenge)).executeTakeFirst();
+  if (!r || Number(r.expires_at) <= now) return undefined;
+  return { userId: r.user_id, attempts: Number(r.attempts) };
+}
+
+/** Counts a wrong code; the challenge is dropped when it has taken `max` of them. Returns the attempts left. */
+export async function failLoginChallenge(db: Kysely<Database>, challenge: string, max: number): Promise<number> {
+  const idHash = hashToken(challenge);
+  const r = await db
+    .updateTable('login_challenge')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('id_hash', '=', idHash)
+    .returning('attempts')
+    .executeTakeFirst();
+  const attempts = Number(r?.attempts ?? max);
+  if (attempts >= max) await db.deleteFrom('login_challenge').where('id_hash', '=', idHash).execute();
+  return Math.max(0, max - attempts);
+}
+
+/** Ends a challenge; true for the one caller that ended it, so a challenge completes a login at most once. */
+export async function closeLoginChallenge(db: Kysely<Database>, challenge: string): Promise<boolean> {
+  const r = await db.deleteFrom('login_challenge').where('id_hash', '=', hashToken(challenge)).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
 }

@@ -10,14 +10,18 @@ import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/index.ts';
 import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
+import { authPolicy, type AuthPolicy } from '../governance/auth-policy.ts';
 import { AuditLog } from '../governance/audit.ts';
+import { registerGrantRoutes } from '../governance/grants-http.ts';
 import { registerAdminRoutes } from '../governance/admin-http.ts';
 import { registerArchiveRoutes } from '../archive/index.ts';
+import { registerExportRoutes } from '../archive/index.ts';
 import { demoPageHtml } from '../channels/demo-page.ts';
 import type { Config } from './config.ts';
 import { errorHandler } from './http-errors.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { startSchedules } from './schedules.ts';
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const WEB_DIST = path.join(ROOT_DIR, 'dist/web');
@@ -37,7 +41,7 @@ export interface KefuServer {
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, opts: { store?: Store; logger?: Logger } = {}): Promise<KefuServer> {
+export async function createServer(config: Config, opts: { store?: Store; logger?: Logger; authPolicy?: Partial<AuthPolicy> } = {}): Promise<KefuServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const appender = new MessageAppender(store.db, store.dialect);
@@ -53,7 +57,8 @@ export async function createServer(config: Config, opts: { store?: Store; logger
     for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });
   await app.register(fastifyCookie);
-  app.addHook('onRequest', sessionHook(store.db));
+  const auth = authPolicy({ idleTimeoutMs: config.sessionIdleMinutes * 60_000, ...opts.authPolicy });
+  app.addHook('onRequest', sessionHook(store.db, auth));
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
@@ -68,9 +73,11 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const metrics = createMetrics(appender);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
-  registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies });
+  await registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies, secretKey: config.secretKey, policy: auth, log });
   registerConversationRoutes(app, store.db, updates, audit);
   registerArchiveRoutes(app, store.db, store.dialect, audit);
+  registerGrantRoutes(app, store.db, store.dialect, audit);
+  registerExportRoutes(app, { store, audit, dataDir: config.dataDir, log });
   registerAdminRoutes(app, store.db, audit);
 
   app.get('/demo', async (_req, reply) => reply.type('text/html; charset=utf-8').send(demoPageHtml()));
@@ -89,6 +96,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
 
   const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
   attachGateway({ io, db: store.db, appender, updates, audit, log });
+  startSchedules({ app, store, audit, log }, config);
 
   return {
     app,

@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
 import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from '../governance/org.ts';
-import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, verifyAuditChain, verifyMessageChains, type Role } from '../governance/index.ts';
+import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, verifyAuditChain, verifyMessageChains, createCheckpoint, verifyCheckpoints, type Role } from '../governance/index.ts';
+import { ALWAYS_TWO_FACTOR, PolicyError, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
 import { importCommand } from '../archive/import/index.ts';
 import { SearchError, hitJson, hitsTable, searchMessages, searchParamsSchema } from '../archive/index.ts';
+import { exportCommand } from '../archive/export/cli.ts';
+import { GrantError, approveGrant, denyGrant, listGrants, revokeGrant, type Grant, type GrantDeps } from '../governance/grants.ts';
+import { BackupError, RetentionError, addPolicy, createBackup, listHolds, listPolicies, manifestPath, placeHold, purgeExpired, releaseHold, removePolicy, restoreBackup, verifyPurgeRecords, type BackupProgress, type BackupTarget } from '../governance/index.ts';
 
 function config(): Config {
   try {
@@ -109,6 +114,75 @@ user
       await store.close();
     }
   });
+
+// ---- account security (docs/SECURITY.md, "Authentication"): each audited as the local operator ----
+user
+  .command('2fa-reset')
+  .description("remove a staff member's two-factor setup (lost phone) and end their sessions; they enrol again at the next sign-in")
+  .requiredOption('--login <login>', 'staff login')
+  .action((o: { login: string }) =>
+    withStore(async (store, audit) => {
+      const r = await resetTwoFactorOf(store.db, audit, LOCAL_OPERATOR, o.login);
+      process.stdout.write(`${o.login}: ${r.hadTwoFactor ? 'two-factor removed' : 'had no two-factor set up'}, ${r.revokedSessions} session(s) ended\n`);
+    }),
+  );
+for (const [name, enabled] of [['disable', false], ['enable', true]] as const) {
+  user
+    .command(name)
+    .description(enabled ? 'allow a disabled account to sign in again (also lifts a sign-in lock-out)' : 'stop an account from signing in and end its sessions')
+    .requiredOption('--login <login>', 'staff login')
+    .action((o: { login: string }) =>
+      withStore(async (store, audit) => {
+        const r = await setAccountEnabled(store.db, audit, LOCAL_OPERATOR, o.login, enabled);
+        process.stdout.write(enabled ? `${o.login} enabled\n` : `${o.login} disabled, ${r.revokedSessions} session(s) ended\n`);
+      }),
+    );
+}
+user
+  .command('revoke-sessions')
+  .description('end every session of a staff member (signs them out everywhere)')
+  .requiredOption('--login <login>', 'staff login')
+  .action((o: { login: string }) =>
+    withStore(async (store, audit) => {
+      const r = await revokeSessionsOf(store.db, audit, LOCAL_OPERATOR, o.login);
+      process.stdout.write(`${o.login}: ${r.revokedSessions} session(s) ended\n`);
+    }),
+  );
+user
+  .command('unlock')
+  .description('lift a lock-out after repeated failed sign-ins of a login before it runs out')
+  .requiredOption('--login <login>', 'staff login')
+  .action((o: { login: string }) =>
+    withStore(async (store, audit) => {
+      await unlockLogin(store.db, audit, LOCAL_OPERATOR, o.login);
+      process.stdout.write(`${o.login} unlocked\n`);
+    }),
+  );
+
+const settings = program.command('settings').description('settings kept in the database (the same on every node)');
+settings
+  .command('get')
+  .description('print a setting: 2fa-roles (the roles that must sign in with two-factor authentication)')
+  .argument('<name>', '2fa-roles')
+  .action((name: string) =>
+    withStore(async (store) => {
+      if (name !== '2fa-roles') throw new PolicyError(`unknown setting "${name}" (known: 2fa-roles)`);
+      process.stdout.write(`${(await twoFactorRequiredRoles(store.db)).join(',')}\n`);
+    }),
+  );
+settings
+  .command('set')
+  .description(`change a setting: 2fa-roles ROLE,ROLE… (must include ${ALWAYS_TWO_FACTOR.join(' and ')})`)
+  .argument('<name>', '2fa-roles')
+  .argument('<value>', 'e.g. supervisor,auditor,admin')
+  .action((name: string, value: string) =>
+    withStore(async (store, audit) => {
+      if (name !== '2fa-roles') throw new PolicyError(`unknown setting "${name}" (known: 2fa-roles)`);
+      const change = await setTwoFactorRequiredRoles(store.db, value.split(',').map((r) => r.trim()).filter(Boolean));
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'setting', id: 'twoFactorRequiredRoles' }, detail: change });
+      process.stdout.write(`2fa-roles: ${change.to.join(',')}\n`);
+    }),
+  );
 
 program
   .command('demo')
@@ -236,6 +310,8 @@ program
       });
       if (tty) process.stderr.write('\n');
       const audit = await verifyAuditChain(store.db);
+      const checkpoints = await verifyCheckpoints(store.db);
+      const purges = await verifyPurgeRecords(store.db);
       if (messages.broken) {
         process.stdout.write(`BROKEN conversation ${messages.broken.conversationId} seq ${messages.broken.seq}: ${messages.broken.reason}\n`);
       } else {
@@ -243,7 +319,13 @@ program
       }
       if (audit.broken) process.stdout.write(`BROKEN audit event ${audit.broken.id}: ${audit.broken.reason}\n`);
       else process.stdout.write(`ok: ${audit.checked} audit events verified\n`);
-      process.exitCode = messages.broken || audit.broken ? 1 : 0;
+      if (checkpoints.broken) {
+        const b = checkpoints.broken;
+        process.stdout.write(`BROKEN checkpoint ${b.checkpointId}${b.conversationId ? ` conversation ${b.conversationId} seq ${b.seq}` : ''}: ${b.reason}\n`);
+      } else process.stdout.write(`ok: ${checkpoints.checked} checkpoints verified\n`);
+      if (purges.broken) process.stdout.write(`BROKEN conversation ${purges.broken.conversationId} seq ${purges.broken.seq}: ${purges.broken.reason}\n`);
+      else process.stdout.write(`ok: ${purges.messages} purged messages match ${purges.runs} audited retention purges\n`);
+      process.exitCode = messages.broken || audit.broken || checkpoints.broken || purges.broken ? 1 : 0;
     } finally {
       await store.close();
     }
@@ -260,6 +342,26 @@ program
     const cfg = config();
     process.exitCode = await importCommand({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir }, file, o);
   });
+
+program
+  .command('export')
+  .description('export chat messages — those a search with these filters finds — to CSV or XLSX, PII masked (docs/EXPORT.md)')
+  .requiredOption('--out <file>', 'the file to write (written as FILE.part, renamed when complete)')
+  .option('--format <format>', 'csv or xlsx (default: from the --out file name)')
+  .option('--query <q>', 'only messages with all these words, as `kefu search`')
+  .option('--from <iso>', 'only messages at or after this time (ISO 8601)')
+  .option('--to <iso>', 'only messages before this time (ISO 8601)')
+  .option('--customer <id>', 'customer id or external id')
+  .option('--agent <login>', 'conversations assigned to this staff login')
+  .option('--channel <channel>', 'channel, e.g. web, email, import')
+  .option('--tag <tag>', 'conversation tag')
+  .option('--group <group>', 'group id')
+  .option('--conversation <id>', 'one conversation (id or external id)')
+  .option('--tz <zone>', "IANA time zone of the time column (default: the server's zone)")
+  .option('--force', 'overwrite --out if it exists', false)
+  // a bad or missing option is a usage error: exit status 2, like the option checks inside the command
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .action((o) => exportCommand(o, config));
 
 /** Runs a command against the database, turning expected refusals into a message and exit code 1. */
 async function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: AuditLog) => Promise<void>) {
@@ -354,6 +456,293 @@ org
       process.stdout.write(`${o.login} → ${dep?.name ?? 'no department'}\n`);
     }),
   );
+
+program
+  .command('checkpoint')
+  .description('pin the current heads of all message chains and of the audit chain; prints the Merkle root to keep outside kefu')
+  .action(() =>
+    withStore(async (store, audit) => {
+      const c = await createCheckpoint(store.db);
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'checkpoint', id: String(c.id) }, detail: { merkleRoot: c.merkleRoot, conversations: c.conversations } });
+      process.stdout.write(`checkpoint ${c.id} at ${c.at}: ${c.conversations} conversation heads pinned\nmerkle root: ${c.merkleRoot}\ncheckpoint hash: ${c.hash}\n`);
+    }),
+  );
+
+// ---- access grants (申请-审批): the local operator lists requests and decides, audited as local-operator ----
+{
+  const grantCommand = async (fn: (deps: GrantDeps) => Promise<void>) => {
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      await fn({ db: store.db, dialect: store.dialect, audit: new AuditLog(store.db, store.dialect) });
+    } catch (err) {
+      if (!(err instanceof GrantError)) throw err;
+      process.stderr.write(`kefu: ${err.message}\n`);
+      process.exitCode = err.code === 'not_found' ? 3 : 1;
+    } finally {
+      await store.close();
+    }
+  };
+  const scopeText = (g: Grant) =>
+    g.scope.kind === 'customer' ? `customer ${g.scope.customerId}`
+    : g.scope.kind === 'conversations' ? `conversations ${g.scope.conversationIds.join(',')}`
+    : `query ${JSON.stringify(g.scope.query)}`;
+  const line = (g: Grant) =>
+    `${g.id}  ${g.state.padEnd(9)} ${g.requester.login.padEnd(16)} ${String(g.durationHours).padStart(4)}h  ${g.expiresAt ? `until ${g.expiresAt}  ` : ''}${scopeText(g)}  — ${g.reason}\n`;
+
+  const grant = program.command('grant').description('access requests (申请-审批): list them, approve or deny as the local operator');
+  grant
+    .command('list')
+    .description('access requests, newest first')
+    .option('--pending', 'only requests awaiting a decision', false)
+    .option('--json', 'one JSON object per line', false)
+    .action((o: { pending: boolean; json: boolean }) =>
+      grantCommand(async ({ db }) => {
+        const grants = await listGrants(db, { pending: o.pending, limit: 1000 });
+        for (const g of grants) process.stdout.write(o.json ? JSON.stringify(g) + '\n' : line(g));
+        if (!o.json && grants.length === 0) process.stdout.write(o.pending ? 'no pending access requests\n' : 'no access requests\n');
+      }),
+    );
+  grant
+    .command('approve')
+    .description('approve a pending request: access starts now and lasts the requested duration')
+    .argument('<id>', 'grant id')
+    .option('--note <note>', 'a note for the requester')
+    .action((id: string, o: { note?: string }) =>
+      grantCommand(async (deps) => {
+        const g = await approveGrant(deps, id, LOCAL_OPERATOR, { note: o.note });
+        process.stdout.write(`approved ${g.id} for ${g.requester.login}: ${g.conversations} conversations until ${g.expiresAt}\n`);
+      }),
+    );
+  grant
+    .command('deny')
+    .description('deny a pending request')
+    .argument('<id>', 'grant id')
+    .requiredOption('--note <note>', 'why, for the requester')
+    .action((id: string, o: { note: string }) =>
+      grantCommand(async (deps) => {
+        const g = await denyGrant(deps, id, LOCAL_OPERATOR, o.note);
+        process.stdout.write(`denied ${g.id} of ${g.requester.login}\n`);
+      }),
+    );
+  grant
+    .command('revoke')
+    .description('end a valid grant now, or withdraw a pending request')
+    .argument('<id>', 'grant id')
+    .option('--note <note>', 'why')
+    .action((id: string, o: { note?: string }) =>
+      grantCommand(async (deps) => {
+        const g = await revokeGrant(deps, id, LOCAL_OPERATOR, { note: o.note });
+        process.stdout.write(`revoked ${g.id} of ${g.requester.login}\n`);
+      }),
+    );
+}
+
+// ---- backup, restore, retention and legal holds (docs/OPERATIONS.md); the CLI acts as local-operator ----
+{
+  const target = (cfg: Config): BackupTarget => ({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, pgBinDir: cfg.pgBinDir });
+  /** a percentage on standard error when it is a terminal; nothing otherwise */
+  const progress = (label: string) => {
+    const tty = process.stderr.isTTY === true;
+    let shown = '';
+    return {
+      update: (p: BackupProgress) => {
+        const text = `${label} ${Math.floor(p.fraction * 100)}%${p.note ? ` (${p.note})` : ''}`;
+        if (tty && text !== shown) process.stderr.write(`\r${text}\x1b[K`);
+        shown = text;
+      },
+      end: () => {
+        if (tty && shown) process.stderr.write('\n');
+      },
+    };
+  };
+  /** expected refusals become a message and exit code 1 */
+  const refusals = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof BackupError || err instanceof RetentionError)) throw err;
+      process.stderr.write(`\nkefu: ${err.message}\n`);
+      process.exitCode = 1;
+    }
+  };
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+  program
+    .command('backup')
+    .description('write a consistent backup of the running database to FILE and its manifest to FILE.json (SQLite online backup; pg_dump for PostgreSQL)')
+    .argument('<file>', 'the backup file to create')
+    .action((file: string) =>
+      refusals(async () => {
+        const cfg = config();
+        const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+        try {
+          const bar = progress('backing up');
+          const m = await createBackup(target(cfg), file, { onProgress: bar.update });
+          bar.end();
+          await new AuditLog(store.db, store.dialect).record({
+            actor: LOCAL_OPERATOR,
+            action: 'backup.create',
+            target: { type: 'backup', id: m.file },
+            detail: { file: path.resolve(file), size: m.size, sha256: m.sha256, dialect: m.dialect, schemaVersion: m.schemaVersion, counts: m.counts, scheduled: false },
+          });
+          process.stdout.write(`backup written: ${path.resolve(file)} (${mb(m.size)}; ${m.counts.conversations} conversations, ${m.counts.messages} messages, ${m.counts.auditEvents} audit events)\n`);
+          process.stdout.write(`manifest: ${manifestPath(path.resolve(file))}\nsha256: ${m.sha256}\n`);
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+
+  program
+    .command('restore')
+    .description('replace the database with a backup (offline: stop kefu first), then verify every chain; exits 1 if the restored data does not verify')
+    .argument('<file>', 'a backup made by kefu backup (its FILE.json manifest must be next to it)')
+    .option('--force', 'restore even though a kefu server seems to be running on this database', false)
+    .action((file: string, o: { force: boolean }) =>
+      refusals(async () => {
+        const cfg = config();
+        const bar = progress('restoring');
+        const r = await restoreBackup(target(cfg), file, { force: o.force, onProgress: bar.update });
+        bar.end();
+        process.stdout.write(`restored the backup taken ${r.manifest.createdAt} (schema ${r.manifest.schemaVersion ?? 'unknown'}, ${r.manifest.counts.messages} messages)\n`);
+        if (r.movedAside) process.stdout.write(`the database it replaced was moved to ${r.movedAside}\n`);
+        const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+        try {
+          const messages = await verifyMessageChains(store.db);
+          const audit = await verifyAuditChain(store.db);
+          const purges = await verifyPurgeRecords(store.db);
+          const checkpoints = await verifyCheckpoints(store.db);
+          const broken = [
+            messages.broken && `BROKEN conversation ${messages.broken.conversationId} seq ${messages.broken.seq}: ${messages.broken.reason}`,
+            audit.broken && `BROKEN audit event ${audit.broken.id}: ${audit.broken.reason}`,
+            purges.broken && `BROKEN conversation ${purges.broken.conversationId} seq ${purges.broken.seq}: ${purges.broken.reason}`,
+            checkpoints.broken && `BROKEN checkpoint ${checkpoints.broken.checkpointId}: ${checkpoints.broken.reason}`,
+          ].filter((b): b is string => Boolean(b));
+          if (broken.length === 0) {
+            process.stdout.write(`verified: ${messages.conversations} conversations, ${messages.messages} messages (${messages.purged} purged by retention), ${audit.checked} audit events, ${checkpoints.checked} checkpoints\n`);
+          } else for (const b of broken) process.stdout.write(`${b}\n`);
+          await new AuditLog(store.db, store.dialect).record({
+            actor: LOCAL_OPERATOR,
+            action: 'backup.restore',
+            target: { type: 'backup', id: r.manifest.file },
+            detail: { file: path.resolve(file), sha256: r.manifest.sha256, takenAt: r.manifest.createdAt, schemaVersion: r.manifest.schemaVersion, movedAside: r.movedAside ?? null, forced: o.force, verified: broken.length === 0 },
+          });
+          process.exitCode = broken.length === 0 ? 0 : 1;
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+
+  const onStore = (fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<void>) =>
+    refusals(async () => {
+      const cfg = config();
+      const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+      }
+    });
+  const day = (t: number | null) => (t === null ? '' : new Date(t).toISOString());
+
+  const retention = program.command('retention').description('retention policies (keep N days, by channel/group/tag) and the purge that empties expired conversations');
+  retention
+    .command('add')
+    .description('add a policy: the content of resolved or closed conversations it covers is purged N days after their last activity')
+    .requiredOption('--name <name>', 'a name for the policy')
+    .requiredOption('--days <n>', 'keep this many days')
+    .option('--channel <channel>', 'only conversations of this channel (web, email, import…)')
+    .option('--group <group>', 'only conversations of this group (name or id)')
+    .option('--tag <tag>', 'only conversations with this tag')
+    .action((o: { name: string; days: string; channel?: string; group?: string; tag?: string }) =>
+      onStore(async (store) => {
+        const p = await addPolicy(store, { name: o.name, keepDays: Number(o.days), channel: o.channel, group: o.group, tag: o.tag }, LOCAL_OPERATOR);
+        process.stdout.write(`added retention policy "${p.name}" (${p.id}): keep ${p.keepDays} days\n`);
+      }),
+    );
+  retention
+    .command('list')
+    .description('list the retention policies')
+    .option('--json', 'one JSON object per line', false)
+    .action((o: { json: boolean }) =>
+      onStore(async (store) => {
+        const policies = await listPolicies(store.db);
+        for (const p of policies) {
+          const filters = [p.channel && `channel=${p.channel}`, p.groupId && `group=${p.groupId}`, p.tag && `tag=${p.tag}`].filter(Boolean).join(' ') || 'all conversations';
+          process.stdout.write(o.json ? JSON.stringify(p) + '\n' : `${p.id}  ${p.name.padEnd(20)} keep ${String(p.keepDays).padStart(5)} days  ${filters}\n`);
+        }
+        if (!o.json && policies.length === 0) process.stdout.write('no retention policies: nothing is ever purged\n');
+      }),
+    );
+  retention
+    .command('remove')
+    .description('remove a policy')
+    .argument('<policy>', 'policy name or id')
+    .action((policy: string) =>
+      onStore(async (store) => {
+        const p = await removePolicy(store, policy, LOCAL_OPERATOR);
+        process.stdout.write(`removed retention policy "${p.name}"\n`);
+      }),
+    );
+  retention
+    .command('purge')
+    .description('empty the content of expired conversations now (hashes and tombstones stay; legal holds are honoured; audited)')
+    .option('--dry-run', 'only count what would be purged', false)
+    .option('--json', 'print the report as JSON', false)
+    .action((o: { dryRun: boolean; json: boolean }) =>
+      onStore(async (store) => {
+        const r = await purgeExpired(store, { actor: LOCAL_OPERATOR, dryRun: o.dryRun });
+        if (o.json) {
+          process.stdout.write(JSON.stringify(r) + '\n');
+          return;
+        }
+        const verb = r.dryRun ? 'would purge' : 'purged';
+        process.stdout.write(`${verb} ${r.messages} messages in ${r.conversations} conversations; ${r.held} expired conversations kept under legal hold\n`);
+        for (const p of r.byPolicy) process.stdout.write(`  ${p.name} (keep ${p.keepDays} days): ${p.conversations} conversations, ${p.messages} messages\n`);
+      }),
+    );
+
+  const hold = program.command('hold').description('legal holds: a held customer or conversation is never purged');
+  hold
+    .command('place')
+    .description('place a legal hold on a customer (all their conversations) or on one conversation')
+    .option('--customer <id>', 'customer id or external id')
+    .option('--conversation <id>', 'conversation id or external id')
+    .requiredOption('--reason <reason>', 'why, e.g. a case number')
+    .action((o: { customer?: string; conversation?: string; reason: string }) =>
+      onStore(async (store) => {
+        if (Boolean(o.customer) === Boolean(o.conversation)) throw new RetentionError('invalid', 'give exactly one of --customer and --conversation');
+        const h = await placeHold(store, { targetType: o.customer ? 'customer' : 'conversation', target: (o.customer ?? o.conversation)!, reason: o.reason }, LOCAL_OPERATOR);
+        process.stdout.write(`legal hold ${h.id} placed on ${h.targetType} ${h.targetId}\n`);
+      }),
+    );
+  hold
+    .command('release')
+    .description('release a legal hold')
+    .argument('<id>', 'hold id')
+    .action((id: string) =>
+      onStore(async (store) => {
+        const h = await releaseHold(store, id, LOCAL_OPERATOR);
+        process.stdout.write(`legal hold ${h.id} on ${h.targetType} ${h.targetId} released\n`);
+      }),
+    );
+  hold
+    .command('list')
+    .description('list legal holds in force')
+    .option('--all', 'also released ones', false)
+    .option('--json', 'one JSON object per line', false)
+    .action((o: { all: boolean; json: boolean }) =>
+      onStore(async (store) => {
+        const holds = await listHolds(store.db, { includeReleased: o.all });
+        for (const h of holds) {
+          process.stdout.write(o.json ? JSON.stringify(h) + '\n' : `${h.id}  ${h.targetType.padEnd(12)} ${h.targetId}  since ${day(h.placedAt)} by ${h.placedBy}${h.releasedAt ? `, released ${day(h.releasedAt)} by ${h.releasedBy}` : ''}  — ${h.reason}\n`);
+        }
+        if (!o.json && holds.length === 0) process.stdout.write('no legal holds\n');
+      }),
+    );
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`kefu: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -16,6 +16,20 @@ const envSchema = z.object({
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
   KEFU_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
+  KEFU_BACKUP_DIR: z.string().optional().transform((v) => (v ? v : undefined)),
+  KEFU_BACKUP_INTERVAL_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
+  KEFU_BACKUP_KEEP: z.coerce.number().int().min(1).max(10000).default(7),
+  KEFU_RETENTION_PURGE_AT: z
+    .string()
+    .regex(/^(off|([01]\d|2[0-3]):[0-5]\d)$/, 'must be a local time HH:MM (e.g. 03:30) or off')
+    .default('03:30'),
+  KEFU_PG_BIN_DIR: z.string().optional().transform((v) => (v ? v : undefined)),
+  KEFU_SECRET_KEY: z
+    .string()
+    .min(32, 'must have at least 32 characters, e.g. the output of `openssl rand -base64 32`')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  KEFU_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(720).default(30),
 });
 
 export interface Config {
@@ -26,6 +40,18 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>['KEFU_LOG_LEVEL'];
   secureCookies: boolean;
   shutdownTimeoutMs: number;
+  /** scheduled backups go here (kefu serve); none when absent */
+  backupDir?: string;
+  backupIntervalHours: number;
+  /** scheduled backups kept in backupDir; older ones are deleted */
+  backupKeep: number;
+  /** local time of the daily retention purge, null when off */
+  retentionPurgeAt: string | null;
+  /** folder of pg_dump, pg_restore and psql */
+  pgBinDir?: string;
+  /** encrypts TOTP secrets at rest; without it they are stored as they are */
+  secretKey?: string;
+  sessionIdleMinutes: number;
 }
 
 export class ConfigError extends Error {}
@@ -46,5 +72,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.KEFU_LOG_LEVEL,
     secureCookies: e.KEFU_SECURE_COOKIES,
     shutdownTimeoutMs: e.KEFU_SHUTDOWN_TIMEOUT_MS,
+    backupDir: e.KEFU_BACKUP_DIR ? path.resolve(e.KEFU_BACKUP_DIR) : undefined,
+    backupIntervalHours: e.KEFU_BACKUP_INTERVAL_HOURS,
+    backupKeep: e.KEFU_BACKUP_KEEP,
+    retentionPurgeAt: e.KEFU_RETENTION_PURGE_AT === 'off' ? null : e.KEFU_RETENTION_PURGE_AT,
+    pgBinDir: e.KEFU_PG_BIN_DIR,
+    secretKey: e.KEFU_SECRET_KEY,
+    sessionIdleMinutes: e.KEFU_SESSION_IDLE_MINUTES,
   };
 }

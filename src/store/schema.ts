@@ -30,6 +30,52 @@ export interface SessionTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** public id (listing, revocation); the token itself is only ever stored hashed */
+  id: string;
+  last_seen_at: number;
+  /** idle timeout decided when the session was made, so every reader applies the same one */
+  idle_ms: number;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** A user's TOTP second factor: pending during enrolment, enabled once a code confirmed it. */
+export interface UserTotpTable {
+  user_id: string;
+  secret: string | null;
+  pending_secret: string | null;
+  enabled_at: number | null;
+  last_step: number | null;
+}
+
+export interface RecoveryCodeTable {
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** Password accepted, second factor outstanding. */
+export interface LoginChallengeTable {
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  attempts: number;
+}
+
+/** Failed sign-ins per key ("login:NAME" or "ip:ADDRESS") in the current window, and the lock they led to. */
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  window_start: number;
+  locked_until: number | null;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string; // JSON
+  updated_at: number;
 }
 
 export type ConversationState = 'bot' | 'queued' | 'assigned' | 'resolved' | 'closed';
@@ -50,6 +96,8 @@ export interface ConversationTable {
   created_at: number;
   first_response_at: number | null;
   resolved_at: number | null;
+  /** messages up to this seq have been purged by retention (defaults to 0; optional so existing row literals stay valid) */
+  purged_through_seq?: number;
 }
 
 export type SenderKind = 'customer' | 'agent' | 'bot' | 'system';
@@ -66,6 +114,8 @@ export interface MessageTable {
   body: string;
   created_at: number;
   hash: string;
+  /** set by the retention purge, which also empties body; the hash stays, so the chain still verifies (null until then) */
+  purged_at?: number | null;
 }
 
 export interface ConversationEventTable {
@@ -123,7 +173,91 @@ export interface GroupMemberTable {
   user_id: string;
 }
 
+export type GrantScopeKind = 'customer' | 'conversations' | 'query';
+/** Stored states; "expired" is not stored: an approved grant whose expires_at has passed is expired. */
+export type GrantState = 'requested' | 'approved' | 'denied' | 'revoked';
+
+export interface AccessGrantTable {
+  id: string;
+  requester_id: string;
+  requester_login: string;
+  scope_kind: GrantScopeKind;
+  scope: string; // JSON: {customerId} | {conversationIds} | {query: search filters}
+  reason: string;
+  duration_ms: number;
+  state: GrantState;
+  requested_at: number;
+  approver_id: string | null;
+  approver_login: string | null;
+  decided_at: number | null;
+  decision_note: string | null;
+  /** decided_at + duration_ms, set on approval */
+  expires_at: number | null;
+  covered_count: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
+/** The conversations an approved grant covers, fixed when it was approved. */
+export interface AccessGrantConversationTable {
+  grant_id: string;
+  conversation_id: string;
+}
+
+export interface ChainCheckpointTable {
+  id: Generated<number>;
+  at: number;
+  conversations: number;
+  merkle_root: string;
+  audit_event_id: number | null;
+  audit_hash: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface CheckpointHeadTable {
+  checkpoint_id: number;
+  conversation_id: string;
+  seq: number;
+  hash: string;
+}
+
+/** Keep the content of resolved or closed conversations for keep_days; the filters narrow which conversations it covers. */
+export interface RetentionPolicyTable {
+  id: string;
+  name: string;
+  keep_days: number;
+  channel: string | null;
+  group_id: string | null;
+  tag: string | null;
+  created_by: string;
+  created_at: number;
+}
+
+/** While not released, the customer's or conversation's messages are never purged. */
+export interface LegalHoldTable {
+  id: string;
+  target_type: 'customer' | 'conversation';
+  target_id: string;
+  reason: string;
+  placed_by: string;
+  placed_at: number;
+  released_by: string | null;
+  released_at: number | null;
+}
+
 export interface Database {
+  user_totp: UserTotpTable;
+  recovery_code: RecoveryCodeTable;
+  login_challenge: LoginChallengeTable;
+  login_throttle: LoginThrottleTable;
+  setting: SettingTable;
+  retention_policy: RetentionPolicyTable;
+  legal_hold: LegalHoldTable;
+  chain_checkpoint: ChainCheckpointTable;
+  checkpoint_head: CheckpointHeadTable;
+  access_grant: AccessGrantTable;
+  access_grant_conversation: AccessGrantConversationTable;
   department: DepartmentTable;
   agent_group: AgentGroupTable;
   group_member: GroupMemberTable;

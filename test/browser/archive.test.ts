@@ -9,7 +9,7 @@ import type { Socket } from 'socket.io-client';
 import { WEB_DIST } from '../../src/server/app.ts';
 import { buildAll } from '../../src/server/build.ts';
 import { launchChromium, watchPageErrors } from '../support/browser.ts';
-import { call, connected, startTestServer } from '../support/server.ts';
+import { CSRF, call, connected, startTestServer } from '../support/server.ts';
 
 // conversation A1 (customer A, resolved): a refund, an order number, an invoice in traditional characters, then a long tail
 const REFUND = '你好，我想申请退款';
@@ -54,7 +54,7 @@ test('chat history search, the conversation at a hit, and the customer page', { 
   const agent = srv.agent(cookie);
   await connected(agent);
   const api = async (method: string, url: string) => {
-    const res = await fetch(`${srv.url}${url}`, { method, headers: { cookie } });
+    const res = await fetch(`${srv.url}${url}`, { method, headers: { cookie, ...CSRF } });
     assert.equal(res.status, 200, `${method} ${url}: ${res.status}`);
     return res.json() as Promise<any>;
   };

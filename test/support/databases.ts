@@ -37,6 +37,13 @@ export async function freshDatabase(dialect: DialectName): Promise<{ dataDir: st
     async drop() {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
+      // pg's pool.end() resolves before its connections have closed; forcing the drop while one is still closing
+      // makes that connection emit an error nobody listens to any more. Give them a moment to go first.
+      for (let attempt = 0; attempt < 40; attempt++) {
+        const open = await c.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+        if (open.rows[0].n === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
       fs.rmSync(dataDir, { recursive: true, force: true });

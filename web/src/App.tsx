@@ -1,12 +1,15 @@
 import { App as AntApp, Spin } from 'antd';
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiError, setUnauthorizedHandler, type User } from './api.ts';
+import { api, ApiError, setEnrolmentRequiredHandler, setUnauthorizedHandler, type User } from './api.ts';
 import { errorText } from './errors.ts';
 import { useI18n } from './i18n.ts';
 import { ConsolePage } from './pages/ConsolePage.tsx';
-import { LoginPage } from './pages/LoginPage.tsx';
+import { LoginPage, type SignedInResult } from './pages/LoginPage.tsx';
+import { TwoFactorEnrolPage } from './pages/TwoFactorEnrolPage.tsx';
+import { useSessionKeepAlive } from './hooks/useSessionKeepAlive.ts';
 
-type Session = { state: 'checking' } | { state: 'anonymous'; notice: string | null } | { state: 'signedIn'; user: User };
+/** enrolling: signed in, but the role needs two-step verification first; the server allows nothing else until then */
+type Session = { state: 'checking' } | { state: 'anonymous'; notice: string | null } | { state: 'enrolling'; user: User } | { state: 'signedIn'; user: User };
 
 export function App() {
   const { t } = useI18n();
@@ -15,7 +18,7 @@ export function App() {
 
   useEffect(() => {
     api.me().then(
-      ({ user }) => setSession({ state: 'signedIn', user }),
+      ({ user, twoFactorEnrolmentRequired }) => setSession({ state: twoFactorEnrolmentRequired ? 'enrolling' : 'signedIn', user }),
       (err: unknown) => {
         // a 401 is the ordinary "not signed in"; anything else is worth telling on the login page
         const notice = err instanceof ApiError && err.status === 401 ? null : errorText(err, t);
@@ -37,6 +40,21 @@ export function App() {
     setUnauthorizedHandler(session.state === 'signedIn' ? expired : undefined);
   }, [session.state, expired]);
 
+  // the admin may require two-step verification of this role while the console is open
+  const signedInUser = session.state === 'signedIn' ? session.user : null;
+  useEffect(() => {
+    setEnrolmentRequiredHandler(signedInUser ? () => setSession({ state: 'enrolling', user: signedInUser }) : undefined);
+  }, [signedInUser]);
+  useSessionKeepAlive(session.state === 'signedIn');
+
+  const loggedIn = useCallback(
+    ({ user, enrolmentRequired, recoveryCodesLeft }: SignedInResult) => {
+      setSession({ state: enrolmentRequired ? 'enrolling' : 'signedIn', user });
+      if (recoveryCodesLeft !== undefined) message.warning(t('login.recoveryLeft', { n: recoveryCodesLeft }), 8);
+    },
+    [message, t],
+  );
+
   if (session.state === 'checking') {
     return (
       <div className="kf-splash">
@@ -44,6 +62,7 @@ export function App() {
       </div>
     );
   }
-  if (session.state === 'anonymous') return <LoginPage notice={session.notice} onLoggedIn={(user) => setSession({ state: 'signedIn', user })} />;
+  if (session.state === 'anonymous') return <LoginPage notice={session.notice} onLoggedIn={loggedIn} />;
+  if (session.state === 'enrolling') return <TwoFactorEnrolPage user={session.user} onDone={() => setSession({ state: 'signedIn', user: session.user })} onLogout={logout} />;
   return <ConsolePage user={session.user} onLogout={logout} onSessionExpired={expired} />;
 }

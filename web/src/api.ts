@@ -90,6 +90,79 @@ export interface SearchQuery {
   limit?: number;
 }
 
+export type GrantScopeKind = 'customer' | 'conversations' | 'query';
+/** The filters of a search-query grant: those of the archive search, without paging and sort. */
+export type GrantQuery = Omit<SearchQuery, 'sort' | 'cursor' | 'limit'> & { conversation?: string };
+export type GrantScope = { kind: 'customer'; customerId: string } | { kind: 'conversations'; conversationIds: string[] } | { kind: 'query'; query: GrantQuery };
+export type GrantState = 'requested' | 'approved' | 'denied' | 'expired' | 'revoked';
+
+/** An access request (申请) and its decision (审批). */
+export interface Grant {
+  id: string;
+  requester: { id: string; login: string };
+  scope: GrantScope;
+  reason: string;
+  durationHours: number;
+  state: GrantState;
+  requestedAt: string;
+  approver: { id: string | null; login: string } | null;
+  decidedAt: string | null;
+  decisionNote: string | null;
+  expiresAt: string | null;
+  conversations: number | null;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  /** pending requests, for approvers: how many conversations approving now would cover */
+  preview?: { conversations: number; tooBroad: boolean };
+}
+
+export type GrantRequest = GrantScope & { reason: string; durationHours: number };
+
+/** A completed sign-in; twoFactorEnrolmentRequired: the session may only set up two-factor until that is done. */
+export interface SignedIn {
+  user: User;
+  expiresAt: string;
+  twoFactorEnrolmentRequired?: boolean;
+}
+
+/** The password was right and the account has two-factor: a code (or a recovery code) must follow. */
+export interface SecondFactorNeeded {
+  twoFactorRequired: true;
+  challenge: string;
+  expiresAt: string;
+}
+
+export type LoginResult = SignedIn | SecondFactorNeeded;
+
+export interface TwoFactorStatus {
+  enabled: boolean;
+  enabledAt: string | null;
+  recoveryCodesLeft: number;
+  /** the role must use two-factor: it cannot be turned off */
+  required: boolean;
+}
+
+export interface TwoFactorSetup {
+  otpauthUri: string;
+  qrDataUrl?: string;
+  secret: string;
+}
+
+export interface SessionView {
+  id: string;
+  current: boolean;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface TwoFactorPolicy {
+  roles: Role[];
+  alwaysRequired: Role[];
+}
+
 export const OPEN_STATES: readonly ConversationState[] = ['bot', 'queued', 'assigned'];
 
 /** A refused or failed request; status 0 means the server could not be reached. */
@@ -98,26 +171,41 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** for a lock-out (429): seconds until sign-in is possible again */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
 }
 
 let onUnauthorized: (() => void) | undefined;
+let onEnrolmentRequired: (() => void) | undefined;
+
+/** Called when the server holds the session to two-factor enrolment (the admin now requires 2FA of this role). */
+export function setEnrolmentRequiredHandler(handler: (() => void) | undefined): void {
+  onEnrolmentRequired = handler;
+}
+
+/** Every request that changes something carries it; the server refuses cookie-authenticated writes without it (CSRF). */
+const CSRF_HEADER = { 'x-kefu-csrf': '1' };
 
 /** Called when the session ends under a running console (expired, revoked, logged out in another tab). */
 export function setUnauthorizedHandler(handler: (() => void) | undefined): void {
   onUnauthorized = handler;
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       signal,
       credentials: 'same-origin',
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers: {
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(method === 'GET' ? {} : CSRF_HEADER),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -127,8 +215,9 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, 
   const payload: unknown = await res.json().catch(() => null);
   if (res.status === 401 && !path.startsWith('/api/v1/auth/')) onUnauthorized?.();
   if (!res.ok) {
-    const error = (payload as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? res.statusText);
+    const error = (payload as { error?: { code?: string; message?: string; retryAfterSeconds?: number } } | null)?.error;
+    if (res.status === 403 && error?.code === 'two_factor_enrolment_required') onEnrolmentRequired?.();
+    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? res.statusText, error?.retryAfterSeconds);
   }
   return payload as T;
 }
@@ -136,8 +225,20 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, 
 const enc = encodeURIComponent;
 
 export const api = {
-  me: () => request<{ user: User }>('GET', '/api/v1/auth/me'),
-  login: (login: string, password: string) => request<{ user: User; expiresAt: string }>('POST', '/api/v1/auth/login', { login, password }),
+  me: () => request<{ user: User; twoFactorEnabled?: boolean; twoFactorEnrolmentRequired?: boolean }>('GET', '/api/v1/auth/me'),
+  login: (login: string, password: string) => request<LoginResult>('POST', '/api/v1/auth/login', { login, password }),
+  loginSecondFactor: (challenge: string, answer: { code: string } | { recoveryCode: string }) =>
+    request<SignedIn & { recoveryCodesLeft?: number }>('POST', '/api/v1/auth/login/2fa', { challenge, ...answer }),
+  twoFactor: () => request<TwoFactorStatus>('GET', '/api/v1/auth/2fa'),
+  twoFactorSetup: () => request<TwoFactorSetup>('POST', '/api/v1/auth/2fa/setup', {}),
+  twoFactorConfirm: (code: string) => request<{ recoveryCodes: string[] }>('POST', '/api/v1/auth/2fa/confirm', { code }),
+  twoFactorDisable: (code: string) => request<{ ok: true }>('POST', '/api/v1/auth/2fa/disable', { code }),
+  newRecoveryCodes: (code: string) => request<{ recoveryCodes: string[] }>('POST', '/api/v1/auth/2fa/recovery-codes', { code }),
+  sessions: () => request<{ sessions: SessionView[] }>('GET', '/api/v1/auth/sessions'),
+  endSession: (id: string) => request<{ ok: true }>('DELETE', `/api/v1/auth/sessions/${enc(id)}`),
+  changePassword: (current: string, next: string) => request<{ ok: true; revokedSessions: number }>('POST', '/api/v1/auth/password', { current, next }),
+  twoFactorPolicy: () => request<TwoFactorPolicy>('GET', '/api/v1/admin/settings/2fa'),
+  setTwoFactorPolicy: (roles: Role[]) => request<TwoFactorPolicy>('PUT', '/api/v1/admin/settings/2fa', { roles }),
   logout: () => request<{ ok: true }>('POST', '/api/v1/auth/logout'),
   inbox: (limit = 200) => request<{ conversations: ConversationSummary[] }>('GET', `/api/v1/conversations?limit=${limit}`),
   conversation: (id: string) => request<{ conversation: ConversationSummary; customer: Customer | null }>('GET', `/api/v1/conversations/${enc(id)}`),
@@ -151,6 +252,11 @@ export const api = {
     return request<SearchResult>('GET', `/api/v1/search?${params}`, undefined, signal);
   },
   customer: (id: string) => request<{ customer: Customer; conversations: ConversationSummary[] }>('GET', `/api/v1/customers/${enc(id)}`),
+  requestGrant: (body: GrantRequest) => request<{ grant: Grant }>('POST', '/api/v1/grants', body),
+  grants: (which: 'mine' | 'pending' | 'all') => request<{ grants: Grant[] }>('GET', `/api/v1/grants?${which}=1`),
+  approveGrant: (id: string, note?: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/approve`, note ? { note } : {}),
+  denyGrant: (id: string, note: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/deny`, { note }),
+  revokeGrant: (id: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/revoke`, {}),
 };
 
 /** Every message of a conversation after a seq, following the server's pages. */

@@ -9,13 +9,15 @@ import { createElement, useSyncExternalStore, type AnchorHTMLAttributes, type Mo
  *   /archive[?q=…&from=…]          chat history search
  *   /customers                     customer lookup
  *   /customers/:id                 a customer's profile and whole history
+ *   /grants[?kind=…&ids=…]         access requests (申请-审批); the query pre-fills a new request
  */
 
 export type Route =
   | { name: 'inbox'; conversationId: string | null; seq: number | null }
   | { name: 'archive'; params: URLSearchParams }
   | { name: 'customers' }
-  | { name: 'customer'; id: string };
+  | { name: 'customer'; id: string }
+  | { name: 'grants'; params: URLSearchParams };
 
 const NAVIGATE_EVENT = 'kefu:navigate';
 
@@ -56,6 +58,7 @@ export function parseRoute(locationKey: string): Route {
   const parts = url.pathname.split('/').filter(Boolean).map(decode);
   if (parts[0] === 'archive' && parts.length === 1) return { name: 'archive', params: url.searchParams };
   if (parts[0] === 'customers' && parts.length === 1) return { name: 'customers' };
+  if (parts[0] === 'grants' && parts.length === 1) return { name: 'grants', params: url.searchParams };
   if (parts[0] === 'customers' && parts.length === 2) return { name: 'customer', id: parts[1]! };
   if (parts[0] === 'conversations' && parts.length === 2) {
     const seq = Number(url.searchParams.get('seq'));
@@ -70,6 +73,12 @@ export const paths = {
   archive: (params?: URLSearchParams) => {
     const qs = params?.toString();
     return qs ? `/archive?${qs}` : '/archive';
+  },
+  /** the access requests page, optionally with a new request pre-filled (e.g. for a conversation one may not read) */
+  grants: (prefill?: { kind: 'conversations'; ids: string[] } | { kind: 'customer'; id: string }) => {
+    if (!prefill) return '/grants';
+    const qs = new URLSearchParams(prefill.kind === 'customer' ? { kind: 'customer', customer: prefill.id } : { kind: 'conversations', ids: prefill.ids.join(',') });
+    return `/grants?${qs}`;
   },
 };
 

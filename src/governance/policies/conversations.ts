@@ -17,51 +17,99 @@ export async function viewerOf(db: Kysely<Database>, user: { id: string; login: 
 }
 
 /**
- * The one rule of which conversations a viewer may read, as a condition on the conversation alias `c`:
+ * Sensitive conversations: those of customers with a VIP level of 1 or more, and those tagged 敏感. Auditors read them
+ * only through an approved grant (docs/SECURITY.md, "Access grants").
+ */
+export const SENSITIVE_VIP_LEVEL = 1;
+export const SENSITIVE_TAG = '敏感';
+
+function sensitive(eb: ExpressionBuilder<any, any>): Expression<SqlBool> {
+  return eb.or([
+    eb('c.customer_id', 'in', eb.selectFrom('customer as sc').select('sc.id').where('sc.vip_level', '>=', SENSITIVE_VIP_LEVEL)),
+    eb('c.id', 'in', eb.selectFrom('conversation_tag as st').select('st.conversation_id').where('st.tag', '=', SENSITIVE_TAG)),
+  ]);
+}
+
+/**
+ * Conversations covered by a grant of the viewer that is valid now: approved, not revoked, not expired. Read from the
+ * grant tables at every use rather than from the Viewer, so that a revocation or an expiry also ends access for
+ * long-lived viewers (an open socket, a running export).
+ */
+function granted(eb: ExpressionBuilder<any, any>, viewer: Viewer, now: number): Expression<SqlBool> {
+  return eb(
+    'c.id',
+    'in',
+    eb
+      .selectFrom('access_grant_conversation as gc')
+      .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
+      .select('gc.conversation_id')
+      .where('g.requester_id', '=', viewer.id)
+      .where('g.state', '=', 'approved')
+      .where('g.expires_at', '>', now),
+  );
+}
+
+/**
+ * What a viewer's role gives them, without grants:
  * - agent: assigned to them, or in one of their groups, or in the general queue (no group, nobody assigned), or one
  *   they wrote in;
  * - supervisor: everything of their department's groups and agents (its members and the members of its groups), and
  *   the general queue;
- * - auditor: every conversation, read-only;
- * - admin: none — configuration only; content needs an approved grant (governance issue).
+ * - auditor: every conversation that is not sensitive, read-only;
+ * - admin: none — configuration only.
+ */
+function ownScope(viewer: Viewer, eb: ExpressionBuilder<any, any>): Expression<SqlBool> {
+  const generalQueue = eb.and([eb('c.group_id', 'is', null), eb('c.assignee_id', 'is', null)]);
+  switch (viewer.role) {
+    case 'auditor':
+      return eb.not(sensitive(eb));
+    case 'admin':
+      return sql<SqlBool>`1 = 0`;
+    case 'agent': {
+      const ors: Expression<SqlBool>[] = [eb('c.assignee_id', '=', viewer.id), generalQueue];
+      if (viewer.groupIds.length > 0) ors.push(eb('c.group_id', 'in', viewer.groupIds));
+      ors.push(eb.exists(eb.selectFrom('message as pm').select('pm.id').whereRef('pm.conversation_id', '=', 'c.id').where('pm.sender_id', '=', viewer.id)));
+      return eb.or(ors);
+    }
+    case 'supervisor': {
+      const ors: Expression<SqlBool>[] = [eb('c.assignee_id', '=', viewer.id), generalQueue];
+      if (viewer.departmentId) {
+        ors.push(eb('c.group_id', 'in', eb.selectFrom('agent_group').select('agent_group.id').where('agent_group.department_id', '=', viewer.departmentId)));
+        ors.push(eb('c.assignee_id', 'in', eb.selectFrom('app_user').select('app_user.id').where('app_user.department_id', '=', viewer.departmentId)));
+        // agents serving the department's groups count as the department's, whatever their own department says
+        ors.push(
+          eb(
+            'c.assignee_id',
+            'in',
+            eb
+              .selectFrom('group_member')
+              .innerJoin('agent_group', 'agent_group.id', 'group_member.group_id')
+              .select('group_member.user_id')
+              .where('agent_group.department_id', '=', viewer.departmentId),
+          ),
+        );
+      }
+      if (viewer.groupIds.length > 0) ors.push(eb('c.group_id', 'in', viewer.groupIds));
+      return eb.or(ors);
+    }
+  }
+}
+
+/**
+ * The one rule of which conversations a viewer may read, as a condition on the conversation alias `c`: their role's
+ * own scope (see ownScope), or a grant of theirs that is valid at the moment the query is built.
  */
 export function conversationScope(viewer: Viewer) {
-  return (eb: ExpressionBuilder<any, any>): Expression<SqlBool> => {
-    const generalQueue = eb.and([eb('c.group_id', 'is', null), eb('c.assignee_id', 'is', null)]);
-    switch (viewer.role) {
-      case 'auditor':
-        return sql<SqlBool>`1 = 1`;
-      case 'admin':
-        return sql<SqlBool>`1 = 0`;
-      case 'agent': {
-        const ors: Expression<SqlBool>[] = [eb('c.assignee_id', '=', viewer.id), generalQueue];
-        if (viewer.groupIds.length > 0) ors.push(eb('c.group_id', 'in', viewer.groupIds));
-        ors.push(eb.exists(eb.selectFrom('message as pm').select('pm.id').whereRef('pm.conversation_id', '=', 'c.id').where('pm.sender_id', '=', viewer.id)));
-        return eb.or(ors);
-      }
-      case 'supervisor': {
-        const ors: Expression<SqlBool>[] = [eb('c.assignee_id', '=', viewer.id), generalQueue];
-        if (viewer.departmentId) {
-          ors.push(eb('c.group_id', 'in', eb.selectFrom('agent_group').select('agent_group.id').where('agent_group.department_id', '=', viewer.departmentId)));
-          ors.push(eb('c.assignee_id', 'in', eb.selectFrom('app_user').select('app_user.id').where('app_user.department_id', '=', viewer.departmentId)));
-          // agents serving the department's groups count as the department's, whatever their own department says
-          ors.push(
-            eb(
-              'c.assignee_id',
-              'in',
-              eb
-                .selectFrom('group_member')
-                .innerJoin('agent_group', 'agent_group.id', 'group_member.group_id')
-                .select('group_member.user_id')
-                .where('agent_group.department_id', '=', viewer.departmentId),
-            ),
-          );
-        }
-        if (viewer.groupIds.length > 0) ors.push(eb('c.group_id', 'in', viewer.groupIds));
-        return eb.or(ors);
-      }
-    }
-  };
+  return (eb: ExpressionBuilder<any, any>): Expression<SqlBool> => eb.or([ownScope(viewer, eb), granted(eb, viewer, Date.now())]);
+}
+
+/**
+ * How a refusal to read is reported. Auditors may know that every conversation exists (their role covers all of them,
+ * the sensitive ones behind a grant), so they are told a grant is needed; anyone else is told it does not exist, so
+ * ids cannot be probed.
+ */
+export function unreadableAs(viewer: Viewer): 'grant_required' | 'not_found' {
+  return viewer.role === 'auditor' ? 'grant_required' : 'not_found';
 }
 
 export async function canReadConversation(db: Kysely<Database>, viewer: Viewer, conversationId: string): Promise<boolean> {
@@ -69,14 +117,45 @@ export async function canReadConversation(db: Kysely<Database>, viewer: Viewer, 
   return r !== undefined;
 }
 
-/** Writing (replying, resolving) is for the staff who serve customers, within what they may read. */
+/** Writing (replying, resolving) is for the staff who serve customers, within their own scope: a grant lets read only. */
 export async function canWriteConversation(db: Kysely<Database>, viewer: Viewer, conversationId: string): Promise<boolean> {
   if (viewer.role !== 'agent' && viewer.role !== 'supervisor') return false;
-  return canReadConversation(db, viewer, conversationId);
+  const r = await db.selectFrom('conversation as c').select('c.id').where('c.id', '=', conversationId).where((eb) => ownScope(viewer, eb)).executeTakeFirst();
+  return r !== undefined;
 }
 
 /** A customer's profile is visible with any of their conversations. */
 export async function canReadCustomer(db: Kysely<Database>, viewer: Viewer, customerId: string): Promise<boolean> {
   const r = await db.selectFrom('conversation as c').select('c.id').where('c.customer_id', '=', customerId).where(conversationScope(viewer)).limit(1).executeTakeFirst();
   return r !== undefined;
+}
+
+/**
+ * The grant through which a viewer reads a conversation (or a customer, through any of their conversations), for the
+ * audit trail: null when their own scope covers it, or when nothing does.
+ */
+export async function grantUsedFor(db: Kysely<Database>, viewer: Viewer, target: { conversationId: string } | { customerId: string }): Promise<string | null> {
+  const which = (eb: ExpressionBuilder<any, any>) => ('conversationId' in target ? eb('c.id', '=', target.conversationId) : eb('c.customer_id', '=', target.customerId));
+  const own = await db.selectFrom('conversation as c').select('c.id').where(which).where((eb) => ownScope(viewer, eb)).limit(1).executeTakeFirst();
+  if (own) return null;
+  const g = await db
+    .selectFrom('access_grant_conversation as gc')
+    .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
+    .innerJoin('conversation as c', 'c.id', 'gc.conversation_id')
+    .select('g.id')
+    .where(which)
+    .where('g.requester_id', '=', viewer.id)
+    .where('g.state', '=', 'approved')
+    .where('g.expires_at', '>', Date.now())
+    .orderBy('g.expires_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return g?.id ?? null;
+}
+
+/** Which of these conversations are sensitive: live events of those must not reach the auditors' room. */
+export async function sensitiveAmong(db: Kysely<Database>, conversationIds: readonly string[]): Promise<Set<string>> {
+  if (conversationIds.length === 0) return new Set();
+  const rows = await db.selectFrom('conversation as c').select('c.id').where('c.id', 'in', [...new Set(conversationIds)]).where(sensitive).execute();
+  return new Set(rows.map((r) => r.id));
 }

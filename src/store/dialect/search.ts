@@ -37,3 +37,13 @@ export function relevanceScore(dialect: DialectName, engineQuery: string): RawBu
   }
   return sql<number>`(select ts_rank(s.tsv, ${engineQuery}::tsquery) from message_search s where s.message_id = m.id)`;
 }
+
+/** Removes the index entries of these messages (the retention purge), in the caller's transaction. */
+export async function deleteSearchDocs(trx: Kysely<any>, dialect: DialectName, messageIds: string[]): Promise<void> {
+  for (let i = 0; i < messageIds.length; i += 400) {
+    const chunk = messageIds.slice(i, i + 400);
+    // FTS5 with contentless_delete=1 accepts a plain DELETE by rowid; a message without an entry (events) is a no-op
+    if (dialect === 'sqlite') await sql`delete from message_fts where rowid in (select rowid from message where id in (${sql.join(chunk)}))`.execute(trx);
+    else await sql`delete from message_search where message_id = any(${chunk}::text[])`.execute(trx);
+  }
+}

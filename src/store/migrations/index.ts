@@ -3,6 +3,10 @@ import * as m001 from './001_initial.ts';
 import * as m002 from './002_search.ts';
 import * as m003 from './003_audit_integrity.ts';
 import * as m004 from './004_org.ts';
+import * as m005 from './005_auth.ts';
+import * as m007 from './007_retention.ts';
+import * as m008 from './008_checkpoints.ts';
+import * as m006 from './006_grants.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
@@ -10,6 +14,10 @@ export const migrations: Record<string, Migration> = {
   '002_search': m002,
   '003_audit_integrity': m003,
   '004_org': m004,
+  '005_auth': m005,
+  '006_grants': m006,
+  '007_retention': m007,
+  '008_checkpoints': m008,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,14 +1,17 @@
-import { Avatar, Badge, Dropdown, Flex, Typography } from 'antd';
-import { DownOutlined, LogoutOutlined } from '@ant-design/icons';
+import { Avatar, Badge, Drawer, Dropdown, Flex, Typography } from 'antd';
+import { DownOutlined, LogoutOutlined, SafetyOutlined } from '@ant-design/icons';
+import { useState } from 'react';
 import type { User } from '../api.ts';
 import { useI18n } from '../i18n.ts';
 import type { ConnectionStatus } from '../realtime.ts';
 import { LanguageSwitch } from './LanguageSwitch.tsx';
+import { SecurityPage } from '../pages/SecurityPage.tsx';
 
 const STATUS_BADGE = { online: 'success', connecting: 'processing', reconnecting: 'warning' } as const;
 
 export function AppHeader({ user, status, onLogout }: { user: User; status: ConnectionStatus; onLogout(): void }) {
   const { t } = useI18n();
+  const [security, setSecurity] = useState(false);
   return (
     <header className="kf-header">
       <Flex align="center" gap={10}>
@@ -27,6 +30,7 @@ export function AppHeader({ user, status, onLogout }: { user: User; status: Conn
             items: [
               { key: 'who', label: `${user.displayName} · ${t(`role.${user.role}`)}`, disabled: true },
               { type: 'divider' },
+              { key: 'security', icon: <SafetyOutlined />, label: t('user.security'), onClick: () => setSecurity(true) },
               { key: 'logout', icon: <LogoutOutlined />, label: t('user.logout'), onClick: onLogout },
             ],
           }}
@@ -40,6 +44,9 @@ export function AppHeader({ user, status, onLogout }: { user: User; status: Conn
           </button>
         </Dropdown>
       </Flex>
+      <Drawer title={t('security.title')} open={security} onClose={() => setSecurity(false)} size={560} destroyOnHidden>
+        <SecurityPage user={user} />
+      </Drawer>
     </header>
   );
 }

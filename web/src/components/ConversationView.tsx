@@ -1,11 +1,11 @@
 import { Alert, App, Button, Empty, Spin, Tag, Tooltip } from 'antd';
-import { CheckCircleOutlined, GlobalOutlined } from '@ant-design/icons';
+import { CheckCircleOutlined, GlobalOutlined, SafetyCertificateOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { ApiError, OPEN_STATES } from '../api.ts';
 import { errorText } from '../errors.ts';
 import type { OpenConversation } from '../hooks/useConversation.ts';
 import { useI18n } from '../i18n.ts';
-import { Link, paths } from '../router.ts';
+import { Link, navigate, paths } from '../router.ts';
 import { CustomerAvatar } from './CustomerAvatar.tsx';
 import { MessageList } from './MessageList.tsx';
 import { ReplyBox } from './ReplyBox.tsx';
@@ -31,6 +31,26 @@ export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping
         <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('conv.pickTitle')}>
           <span className="kf-hint">{t('conv.pickHint')}</span>
         </Empty>
+      </section>
+    );
+  }
+
+  if (open.error instanceof ApiError && open.error.code === 'grant_required') {
+    const id = open.id;
+    return (
+      <section className="kf-conversation is-empty">
+        <Alert
+          type="warning"
+          showIcon
+          icon={<SafetyCertificateOutlined />}
+          title={t('grant.required')}
+          description={t('grant.requiredHint')}
+          action={
+            <Button type="primary" onClick={() => navigate(paths.grants({ kind: 'conversations', ids: [id] }))}>
+              {t('grant.request')}
+            </Button>
+          }
+        />
       </section>
     );
   }

@@ -1,9 +1,9 @@
 import { Badge, Tooltip } from 'antd';
-import { BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, SettingOutlined, TeamOutlined } from '@ant-design/icons';
+import { BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, SafetyCertificateOutlined, SettingOutlined, TeamOutlined } from '@ant-design/icons';
 import type { ReactNode } from 'react';
 import { useI18n, type MessageKey } from '../i18n.ts';
 
-export type Section = 'inbox' | 'customers' | 'archive';
+export type Section = 'inbox' | 'customers' | 'archive' | 'grants';
 
 interface Item {
   key: MessageKey;
@@ -18,6 +18,7 @@ const ITEMS: Item[] = [
   { key: 'nav.customers', icon: <TeamOutlined />, section: 'customers' },
   { key: 'nav.knowledge', icon: <BookOutlined /> },
   { key: 'nav.archive', icon: <HistoryOutlined />, section: 'archive' },
+  { key: 'nav.grants', icon: <SafetyCertificateOutlined />, section: 'grants' },
   { key: 'nav.reports', icon: <BarChartOutlined /> },
 ];
 

@@ -28,6 +28,25 @@ export function CustomerPage({ customerId }: { customerId: string }) {
     if (customer) rememberCustomer({ id: customer.id, name: customer.name });
   }, [customer]);
 
+  if (error instanceof ApiError && error.code === 'grant_required') {
+    return (
+      <main className="kf-page">
+        <div className="kf-customer-page">
+          <Alert
+            type="warning"
+            showIcon
+            title={t('grant.required')}
+            description={t('grant.requiredHint')}
+            action={
+              <Button type="primary" onClick={() => navigate(paths.grants({ kind: 'customer', id: customerId }))}>
+                {t('grant.request')}
+              </Button>
+            }
+          />
+        </div>
+      </main>
+    );
+  }
   if (error) {
     const missing = error instanceof ApiError && error.status === 404;
     return (

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Database, DialectName } from '../store/index.ts';
+import { HttpError, parseOr400 } from '../server/http-errors.ts';
+import { actorOf, requireUser } from './http.ts';
+import type { AuditLog } from './audit.ts';
+import {
+  APPROVER_ROLES,
+  GrantError,
+  approveGrant,
+  denyGrant,
+  grantRequestSchema,
+  listGrants,
+  mayDecide,
+  previewCoverage,
+  requestGrant,
+  revokeGrant,
+  type GrantErrorCode,
+} from './grants.ts';
+
+const STATUS: Record<GrantErrorCode, number> = { not_found: 404, invalid: 400, forbidden: 403, self_approval: 403, not_pending: 409, not_active: 409, too_broad: 400 };
+
+function grantError(err: unknown): never {
+  if (err instanceof GrantError) throw new HttpError(STATUS[err.code], err.code, err.message);
+  throw err;
+}
+
+const flag = z.enum(['1', 'true']).optional();
+const listQuery = z.object({ mine: flag, pending: flag, all: flag, limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict();
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const noteBody = z.object({ note: z.string().trim().max(500).optional() }).strict();
+const denyBody = z.object({ note: z.string().trim().min(2, 'say why the request is denied (at least 2 characters)').max(500) }).strict();
+
+export function registerGrantRoutes(app: FastifyInstance, db: Kysely<Database>, dialect: DialectName, audit: AuditLog) {
+  const deps = { db, dialect, audit };
+  const requireApprover = (request: Parameters<typeof requireUser>[0]) => {
+    const user = requireUser(request);
+    if (!mayDecide(actorOf(user))) throw new HttpError(403, 'forbidden', `only ${APPROVER_ROLES.join(', ')} may decide on access requests`);
+    return user;
+  };
+
+  // any member of staff may ask, also for conversations outside their scope (a complaint handled by another department)
+  app.post('/api/v1/grants', async (request, reply) => {
+    const user = requireUser(request);
+    const body = parseOr400(grantRequestSchema, request.body);
+    const grant = await requestGrant(deps, user, body, { ip: request.ip }).catch(grantError);
+    return reply.status(201).send({ grant });
+  });
+
+  // ?mine=1 (the default): one's own requests; ?pending=1: awaiting a decision, ?all=1: everyone's (approvers only)
+  app.get('/api/v1/grants', async (request) => {
+    const user = requireUser(request);
+    const q = parseOr400(listQuery, request.query ?? {});
+    if (q.pending || q.all) {
+      requireApprover(request);
+      const grants = await listGrants(db, { pending: q.pending !== undefined, limit: q.limit });
+      if (!q.pending) return { grants };
+      return { grants: await Promise.all(grants.map(async (g) => ({ ...g, preview: await previewCoverage(db, dialect, g) }))) };
+    }
+    return { grants: await listGrants(db, { requesterId: user.id, limit: q.limit }) };
+  });
+
+  app.post('/api/v1/grants/:id/approve', async (request) => {
+    const user = requireApprover(request);
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(noteBody, request.body ?? {});
+    return { grant: await approveGrant(deps, id, actorOf(user), { ip: request.ip, note: body.note || undefined }).catch(grantError) };
+  });
+
+  app.post('/api/v1/grants/:id/deny', async (request) => {
+    const user = requireApprover(request);
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(denyBody, request.body ?? {});
+    return { grant: await denyGrant(deps, id, actorOf(user), body.note, { ip: request.ip }).catch(grantError) };
+  });
+
+  // the requester gives a grant up (or withdraws a request); an approver ends anyone's
+  app.post('/api/v1/grants/:id/revoke', async (request) => {
+    const user = requireUser(request);
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(noteBody, request.body ?? {});
+    return { grant: await revokeGrant(deps, id, actorOf(user), { ip: request.ip, note: body.note || undefined }).catch(grantError) };
+  });
+}
