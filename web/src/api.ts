@@ -224,6 +224,25 @@ async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: strin
 
 const enc = encodeURIComponent;
 
+export interface ExportJob {
+  id: string;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  format: 'csv' | 'xlsx';
+  rows: number;
+  totalRows: number | null;
+  progress: number;
+  filename?: string;
+  error?: string;
+}
+
+export type ExportRequest = { format: 'csv' | 'xlsx'; tz?: string } & Partial<Record<'q' | 'from' | 'to' | 'customer' | 'agent' | 'channel' | 'tag' | 'group', string>>;
+
+export const exportsApi = {
+  start: (body: ExportRequest) => request<{ job: ExportJob }>('POST', '/api/v1/exports', body),
+  get: (id: string) => request<{ job: ExportJob }>('GET', `/api/v1/exports/${enc(id)}`),
+  downloadUrl: (id: string) => `/api/v1/exports/${enc(id)}/download`,
+};
+
 export const api = {
   me: () => request<{ user: User; twoFactorEnabled?: boolean; twoFactorEnrolmentRequired?: boolean }>('GET', '/api/v1/auth/me'),
   login: (login: string, password: string) => request<LoginResult>('POST', '/api/v1/auth/login', { login, password }),

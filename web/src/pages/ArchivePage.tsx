@@ -1,3 +1,4 @@
+import { ExportButton } from '../components/ExportButton.tsx';
 import { Alert, Badge, Button, DatePicker, Empty, Input, Segmented, Select, Skeleton, Tag, Tooltip, type InputRef } from 'antd';
 import { FilterOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
 import dayjs, { type Dayjs } from 'dayjs';
@@ -183,6 +184,11 @@ export function ArchivePage({ params }: { params: URLSearchParams }) {
           ) : null}
         </section>
 
+        {isSearchable(applied) ? (
+          <div className="kf-archive-actions">
+            <ExportButton filters={applied} />
+          </div>
+        ) : null}
         <Results search={search} searchable={isSearchable(applied)} lang={lang} />
       </div>
     </main>
