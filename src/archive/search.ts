@@ -5,6 +5,7 @@ import { matchCondition, relevanceScore } from '../store/dialect/search.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
 import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
 import { makeSnippet, type Snippet } from './snippet.ts';
+import { maskPii } from '../governance/masking.ts';
 
 export const MAX_QUERY_LENGTH = 200;
 /** counts are exact up to this many hits; beyond it the total is reported as an estimate ("10,000+") */
@@ -133,7 +134,9 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   const shown = rows.slice(0, params.limit);
   const words = tokens.terms.map((t) => t.word);
   const hits: SearchHit[] = shown.map((r) => {
-    const snippet = makeSnippet(r.body, words);
+    // the index holds the digits, so a phone number finds its message; what is shown is masked
+    const body = maskPii(r.body).text;
+    const snippet = makeSnippet(body, words);
     return {
       conversationId: r.conversation_id,
       externalId: r.external_id,
@@ -145,7 +148,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
       sender: { kind: r.sender_kind, id: r.sender_id },
       type: r.type,
       createdAt: new Date(Number(r.created_at)).toISOString(),
-      body: r.body,
+      body,
       snippet: snippet.text,
       highlights: snippet.highlights,
     };

@@ -144,8 +144,9 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       const rows = await trx
         .selectFrom('message')
         .selectAll()
-        .where('conversation_id', 'in', [...new Set(keyed.map((i) => i.conversationId))])
-        .where('client_id', 'in', [...new Set(keyed.map((i) => i.clientId!))])
+        // (conversation_id, client_id) pairs: one index probe per message. Two separate IN lists make SQLite probe
+        // every combination, |conversations| × |clientIds| per batch, which grows with the square of the batch size
+        .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', keyed.map((i) => eb.tuple(i.conversationId, i.clientId!))))
         .execute();
       for (const r of rows) {
         const head = heads.get(r.conversation_id);

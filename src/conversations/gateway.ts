@@ -127,9 +127,9 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
   // one sensitivity lookup per committed batch; the chain keeps batches in commit order for the auditors
   let auditorsFeed = Promise.resolve();
   appender.on('committed', (messages: StoredMessage[], routing: Map<string, ConversationRouting>) => {
-    const views = messages.map((m) => ({ m, view: presentMessage(m), r: routing.get(m.conversationId) ?? { assigneeId: null, groupId: null } }));
+    const views = messages.map((m) => ({ m, view: presentMessage(m, 'staff'), r: routing.get(m.conversationId) ?? { assigneeId: null, groupId: null } }));
     for (const { m, view, r } of views) {
-      customers.to(customerRoom(m.customerId)).emit('message:new', view);
+      customers.to(customerRoom(m.customerId)).emit('message:new', presentMessage(m, 'customer'));
       toStaffOf(r).emit('message:new', view);
     }
     auditorsFeed = auditorsFeed
@@ -213,7 +213,7 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
       const p = parse(syncSchema, payload);
       await ownConversation(p.conversationId);
       const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
-      return { ok: true, conversationId: p.conversationId, messages: messages.map(presentMessage) };
+      return { ok: true, conversationId: p.conversationId, messages: messages.map((m) => presentMessage(m, 'customer')) };
     });
 
     handle(socket, 'typing', log, async (payload) => {
@@ -292,7 +292,7 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
         ip: socket.handshake.address,
         detail: { afterSeq: p.afterSeq, messages: messages.length, via: 'socket', ...(grant ? { grant } : {}) },
       });
-      return { ok: true, conversationId: p.conversationId, messages: messages.map(presentMessage) };
+      return { ok: true, conversationId: p.conversationId, messages: messages.map((m) => presentMessage(m, 'staff')) };
     });
 
     handle(socket, 'typing', log, async (payload) => {

@@ -9,6 +9,7 @@ import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
+import { presentCustomerForStaff } from '../customers/index.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const inboxQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().optional() });
@@ -43,7 +44,7 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const { id } = parseOr400(idParams, request.params);
     const c = await load(viewer, id);
     const customer = await getCustomer(db, c.customerId);
-    return { conversation: presentConversation({ ...c, customerName: customer?.name }), customer };
+    return { conversation: presentConversation({ ...c, customerName: customer?.name }), customer: customer && presentCustomerForStaff(customer) };
   });
 
   app.get('/api/v1/conversations/:id/messages', async (request) => {
@@ -54,7 +55,7 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const messages = await listMessagesAfter(db, id, q.afterSeq, q.limit);
     const grant = await grantUsedFor(db, user, { conversationId: id });
     await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'conversation', id }, ip: request.ip, detail: { afterSeq: q.afterSeq, messages: messages.length, ...(grant ? { grant } : {}) } });
-    return { messages: messages.map(presentMessage), hasMore: messages.length === q.limit };
+    return { messages: messages.map((m) => presentMessage(m, 'staff')), hasMore: messages.length === q.limit };
   });
 
   app.post('/api/v1/conversations/:id/read', async (request) => {
@@ -89,6 +90,6 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const grant = await grantUsedFor(db, user, { customerId: id });
     await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'customer', id }, ip: request.ip, ...(grant ? { detail: { grant } } : {}) });
     const conversations = await listCustomerConversations(db, id, user);
-    return { customer, conversations: conversations.map((c) => presentConversation(c)) };
+    return { customer: presentCustomerForStaff(customer), conversations: conversations.map((c) => presentConversation(c)) };
   });
 }

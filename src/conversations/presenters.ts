@@ -1,4 +1,5 @@
 import type { StoredMessage } from './appender.ts';
+import { maskPii, type PiiKind } from '../governance/masking.ts';
 import type { Conversation } from './conversations.ts';
 
 /** The one shape of a message on the wire (socket message:new, sync, REST). */
@@ -13,9 +14,23 @@ export interface MessageView {
   text: string;
   createdAt: string;
   hash: string;
+  /** for staff: the kinds of personal data masked in text */
+  pii?: PiiKind[];
 }
 
-export function presentMessage(m: StoredMessage): MessageView {
+/**
+ * Staff see phone, ID-card and bank-card numbers and emails masked (no unmask grants exist yet); `pii` says what was
+ * found, so the console can warn the agent. The customer sees their own words as written.
+ */
+export function presentMessage(m: StoredMessage, audience: 'customer' | 'staff'): MessageView {
+  if (audience === 'staff') {
+    const masked = maskPii(m.body);
+    return { ...plainView(m), text: masked.text, pii: masked.found };
+  }
+  return plainView(m);
+}
+
+function plainView(m: StoredMessage): MessageView {
   return {
     conversationId: m.conversationId,
     messageId: m.id,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { newId, type Database } from '../store/index.ts';
+import { maskPii } from '../governance/masking.ts';
 
 export interface Customer {
   id: string;
@@ -100,4 +101,10 @@ export async function createCustomer(db: Kysely<Database>, c: NewCustomer): Prom
 export async function getCustomer(db: Kysely<Database>, id: string): Promise<Customer | undefined> {
   const r = await db.selectFrom('customer').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toCustomer(r);
+}
+
+/** A customer as staff see it: contact details masked like message text. */
+export function presentCustomerForStaff(c: Customer): Customer {
+  const mask = (v: string | null) => (v === null ? null : maskPii(v).text);
+  return { ...c, name: maskPii(c.name).text, phone: mask(c.phone), email: mask(c.email) };
 }

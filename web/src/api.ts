@@ -20,6 +20,8 @@ export interface MessageView {
   text: string;
   createdAt: string;
   hash: string;
+  /** kinds of personal data the server masked in text (phone, ID card, bank card, email) */
+  pii?: string[];
 }
 
 export interface ConversationSummary {

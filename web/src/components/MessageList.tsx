@@ -174,7 +174,14 @@ function MessageRow({ message: m, continued, customerId, customerName, read, foc
           <div className="kf-msg-avatar">{continued ? null : <CustomerAvatar id={customerId} name={customerName} size={32} />}</div>
           <div className="kf-msg-col">
             <div className="kf-bubble">{messageText(m, t)}</div>
-            <div className="kf-msg-meta">{time}</div>
+            <div className="kf-msg-meta">
+              {time}
+              {m.pii && m.pii.length > 0 ? (
+                <span className="kf-pii-warning" role="note" title={t('conv.piiHint')}>
+                  {t('conv.pii')}
+                </span>
+              ) : null}
+            </div>
           </div>
         </div>
       );
