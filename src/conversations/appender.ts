@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { newId, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
 import { chainHash } from './chain.ts';
 import { indexText } from '../archive/index.ts';
@@ -14,6 +14,8 @@ export interface AppendInput {
   body: string;
   /** imports keep the original time; live messages use the commit time */
   createdAt?: number;
+  /** a staff user who has read the conversation up to this message (an agent's own reply) */
+  readBy?: string;
 }
 
 export interface StoredMessage {
@@ -227,6 +229,25 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
     );
     for (let i = 0; i < events.length; i += 500) {
       await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();
+    }
+    const readUpTo = new Map<string, { user_id: string; conversation_id: string; last_read_seq: number }>();
+    inputs.forEach((input, i) => {
+      const o = out[i];
+      if (!input.readBy || !o || o instanceof AppendError) return;
+      const key = `${input.readBy}\u0000${input.conversationId}`;
+      const seq = o.message.seq;
+      if ((readUpTo.get(key)?.last_read_seq ?? 0) < seq) readUpTo.set(key, { user_id: input.readBy, conversation_id: input.conversationId, last_read_seq: seq });
+    });
+    if (readUpTo.size > 0) {
+      await trx
+        .insertInto('read_marker')
+        .values([...readUpTo.values()])
+        .onConflict((oc) =>
+          oc.columns(['user_id', 'conversation_id']).doUpdateSet({
+            last_read_seq: sql<number>`case when excluded.last_read_seq > read_marker.last_read_seq then excluded.last_read_seq else read_marker.last_read_seq end`,
+          }),
+        )
+        .execute();
     }
     for (const head of heads.values()) {
       if (!head.changed) continue;

@@ -253,6 +253,8 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
     // unreadable is reported as missing, so conversation ids cannot be probed
     const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read', content = false) => {
       const c = await getConversation(db, conversationId);
+      // the common case of an agent replying: being allowed to write implies being allowed to read
+      if (c && need === 'write' && (await canWriteConversation(db, user, conversationId))) return c;
       if (!c || !(await canReadConversation(db, user, conversationId))) {
         if (c && unreadableAs(user) === 'grant_required') {
           if (content) {
@@ -262,21 +264,21 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
         }
         throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist`);
       }
-      if (need === 'write' && !(await canWriteConversation(db, user, conversationId))) throw new Refusal('forbidden', `your role (${user.role}) may read but not write in this conversation`);
+      if (need === 'write') throw new Refusal('forbidden', `your role (${user.role}) may read but not write in this conversation`);
       return c;
     };
 
     handle(socket, 'message:send', log, async (payload) => {
       const p = parse(agentSendSchema, payload);
       const conversation = await visibleConversation(p.conversationId, 'write');
-      const { message } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text });
+      // the agent has read everything up to their own reply: the read marker commits with the message, no second fsync
+      const { message } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text, readBy: user.id });
       // bookkeeping after the message is durable: a failure here must not turn a stored message into an error ack
       if (conversation.assigneeId === null) {
         const claimed = await claimIfUnassigned(db, conversation.id, user.id).catch((err) => log.warn({ err }, 'claim failed'));
         const now = claimed ? await getConversation(db, conversation.id) : undefined;
         if (now) updates.emit('updated', now);
       }
-      await markRead(db, user.id, conversation.id, message.seq).catch((err) => log.warn({ err }, 'read marker failed'));
       return { ok: true, conversationId: p.conversationId, messageId: message.id, seq: message.seq };
     });
 

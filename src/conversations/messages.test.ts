@@ -120,5 +120,19 @@ for (const dialect of testDialects()) {
       const kinds = await store.db.selectFrom('conversation_event').select('kind').where('conversation_id', '=', c.id).orderBy('id').execute();
       assert.deepEqual(kinds.map((k) => k.kind), ['created', 'message', 'message']);
     });
+
+    test("an agent's reply marks the conversation read up to it, in the same commit", async () => {
+      const c = await newConversation();
+      await customerSays(c.id, '在吗');
+      await customerSays(c.id, '我要退货');
+      const reply = await appender.append({ conversationId: c.id, clientId: 'r1', sender: { kind: 'agent', id: 'usr_reader' }, type: 'text', body: '您好', readBy: 'usr_reader' });
+      const marker = await store.db.selectFrom('read_marker').selectAll().where('user_id', '=', 'usr_reader').where('conversation_id', '=', c.id).executeTakeFirstOrThrow();
+      assert.equal(Number(marker.last_read_seq), reply.message.seq);
+      await customerSays(c.id, '好的');
+      const again = await appender.append({ conversationId: c.id, clientId: 'r1', sender: { kind: 'agent', id: 'usr_reader' }, type: 'text', body: '您好', readBy: 'usr_reader' });
+      assert.equal(again.duplicate, true);
+      const after = await store.db.selectFrom('read_marker').selectAll().where('user_id', '=', 'usr_reader').where('conversation_id', '=', c.id).executeTakeFirstOrThrow();
+      assert.equal(Number(after.last_read_seq), reply.message.seq, 'a retried reply does not move the marker');
+    });
   });
 }
