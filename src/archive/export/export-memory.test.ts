@@ -16,7 +16,9 @@ const RSS_GROWTH_LIMIT = 150 * 1024 * 1024;
  * Buffers still referenced after a full collection: a stage without backpressure shows here long before RSS does.
  * The median of the readings, because V8 frees buffers concurrently and a reading right after gc() can catch some.
  */
-const RETAINED_BUFFERS_LIMIT = 16 * 1024 * 1024;
+const RETAINED_BUFFERS_LIMIT = { csv: 16 * 1024 * 1024, xlsx: 80 * 1024 * 1024 };
+// exceljs's zip stage frees its buffers late under CPU contention (23–61 MB seen on a loaded machine); the defect this
+// guards against, a stage ignoring backpressure, retained about 100 MB per 200,000 rows and grows with the row count
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -92,9 +94,9 @@ describe('export memory (sqlite)', () => {
       const mb = (n: number) => (n / 1048576).toFixed(0);
       const growth = peak - base;
       const retained = readings.sort((x, y) => x - y)[Math.floor(readings.length / 2)]!;
-      process.stderr.write(`note: ${format} export of ${ROWS} rows: ${(r.bytes / 1048576).toFixed(1)} MB written, RSS grew ${mb(growth)} MB (limit ${mb(RSS_GROWTH_LIMIT)}), buffers retained ${mb(retained)} MB (limit ${mb(RETAINED_BUFFERS_LIMIT)})\n`);
+      process.stderr.write(`note: ${format} export of ${ROWS} rows: ${(r.bytes / 1048576).toFixed(1)} MB written, RSS grew ${mb(growth)} MB (limit ${mb(RSS_GROWTH_LIMIT)}), buffers retained ${mb(retained)} MB (limit ${mb(RETAINED_BUFFERS_LIMIT[format])})\n`);
       assert.ok(growth < RSS_GROWTH_LIMIT, `RSS grew by ${mb(growth)} MB`);
-      assert.ok(retained < RETAINED_BUFFERS_LIMIT, `buffers retained grew by ${mb(retained)} MB`);
+      assert.ok(retained < RETAINED_BUFFERS_LIMIT[format], `buffers retained grew by ${mb(retained)} MB`);
     });
   }
 });
