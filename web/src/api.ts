@@ -239,6 +239,24 @@ export interface ExportJob {
 
 export type ExportRequest = { format: 'csv' | 'xlsx'; tz?: string } & Partial<Record<'q' | 'from' | 'to' | 'customer' | 'agent' | 'channel' | 'tag' | 'group', string>>;
 
+export interface AuditEventView {
+  id: number;
+  at: string;
+  actor: { id: string | null; login: string; role: string | null };
+  action: string;
+  target: { type: string; id: string } | null;
+  query: unknown;
+  ip: string | null;
+  detail: unknown;
+}
+
+export const auditApi = {
+  list: (f: { actor?: string; action?: string; from?: string; to?: string; before?: number }) => {
+    const qs = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [k, String(v)]));
+    return request<{ events: AuditEventView[]; nextBefore: number | null }>('GET', `/api/v1/audit?${qs}`);
+  },
+};
+
 export const exportsApi = {
   start: (body: ExportRequest) => request<{ job: ExportJob }>('POST', '/api/v1/exports', body),
   get: (id: string) => request<{ job: ExportJob }>('GET', `/api/v1/exports/${enc(id)}`),

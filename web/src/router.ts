@@ -10,6 +10,7 @@ import { createElement, useSyncExternalStore, type AnchorHTMLAttributes, type Mo
  *   /customers                     customer lookup
  *   /customers/:id                 a customer's profile and whole history
  *   /grants[?kind=…&ids=…]         access requests (申请-审批); the query pre-fills a new request
+ *   /audit                         the audit trail (auditors and admins)
  */
 
 export type Route =
@@ -17,7 +18,8 @@ export type Route =
   | { name: 'archive'; params: URLSearchParams }
   | { name: 'customers' }
   | { name: 'customer'; id: string }
-  | { name: 'grants'; params: URLSearchParams };
+  | { name: 'grants'; params: URLSearchParams }
+  | { name: 'audit' };
 
 const NAVIGATE_EVENT = 'kefu:navigate';
 
@@ -59,6 +61,7 @@ export function parseRoute(locationKey: string): Route {
   if (parts[0] === 'archive' && parts.length === 1) return { name: 'archive', params: url.searchParams };
   if (parts[0] === 'customers' && parts.length === 1) return { name: 'customers' };
   if (parts[0] === 'grants' && parts.length === 1) return { name: 'grants', params: url.searchParams };
+  if (parts[0] === 'audit' && parts.length === 1) return { name: 'audit' };
   if (parts[0] === 'customers' && parts.length === 2) return { name: 'customer', id: parts[1]! };
   if (parts[0] === 'conversations' && parts.length === 2) {
     const seq = Number(url.searchParams.get('seq'));

@@ -1,9 +1,9 @@
 import { Badge, Tooltip } from 'antd';
-import { BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, SafetyCertificateOutlined, SettingOutlined, TeamOutlined } from '@ant-design/icons';
+import { AuditOutlined, BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, SafetyCertificateOutlined, SettingOutlined, TeamOutlined } from '@ant-design/icons';
 import type { ReactNode } from 'react';
 import { useI18n, type MessageKey } from '../i18n.ts';
 
-export type Section = 'inbox' | 'customers' | 'archive' | 'grants';
+export type Section = 'inbox' | 'customers' | 'archive' | 'grants' | 'audit';
 
 interface Item {
   key: MessageKey;
@@ -19,6 +19,7 @@ const ITEMS: Item[] = [
   { key: 'nav.knowledge', icon: <BookOutlined /> },
   { key: 'nav.archive', icon: <HistoryOutlined />, section: 'archive' },
   { key: 'nav.grants', icon: <SafetyCertificateOutlined />, section: 'grants' },
+  { key: 'nav.audit', icon: <AuditOutlined />, section: 'audit' },
   { key: 'nav.reports', icon: <BarChartOutlined /> },
 ];
 

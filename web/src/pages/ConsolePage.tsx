@@ -16,6 +16,7 @@ import { ArchivePage } from './ArchivePage.tsx';
 import { CustomerPage } from './CustomerPage.tsx';
 import { CustomersPage } from './CustomersPage.tsx';
 import { GrantsPage } from './GrantsPage.tsx';
+import { AuditPage } from './AuditPage.tsx';
 
 const CONVERSATION_ROUTE = /^\/conversations\//;
 
@@ -30,11 +31,11 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
   const { socket, status, connectCount } = useAgentSocket(onSessionExpired);
   const locationKey = useLocationKey();
   const route = useMemo(() => parseRoute(locationKey), [locationKey]);
-  const section: Section = route.name === 'inbox' ? 'inbox' : route.name === 'archive' ? 'archive' : route.name === 'grants' ? 'grants' : 'customers';
+  const section: Section = route.name === 'inbox' ? 'inbox' : route.name === 'archive' ? 'archive' : route.name === 'grants' ? 'grants' : route.name === 'audit' ? 'audit' : 'customers';
   const openId = route.name === 'inbox' ? route.conversationId : null;
   const focusSeq = route.name === 'inbox' ? route.seq : null;
   // where each section was left, so the rail brings the agent back to the same conversation or search
-  const lastPath = useRef<Record<Section, string>>({ inbox: '/', archive: '/archive', customers: '/customers', grants: '/grants' });
+  const lastPath = useRef<Record<Section, string>>({ inbox: '/', archive: '/archive', customers: '/customers', grants: '/grants', audit: '/audit' });
   lastPath.current[section] = locationKey;
   const [query, setQuery] = useState('');
   const [view, setView] = useState<InboxView>('all');
@@ -100,6 +101,8 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
         <AppHeader user={user} status={status} onLogout={onLogout} />
         {route.name === 'archive' ? (
           <ArchivePage params={route.params} />
+        ) : route.name === 'audit' ? (
+          <AuditPage />
         ) : route.name === 'grants' ? (
           <GrantsPage user={user} params={route.params} />
         ) : route.name === 'customer' ? (
