@@ -60,14 +60,15 @@ describe('kefu command line', () => {
 
   test('org: departments, groups, membership; duplicates refused; every change audited', () => {
     assert.equal(kefu(['org', 'department', 'add', '售后服务部']).status, 0);
-    assert.equal(kefu(['org', 'group', 'add', 'VIP', '--department', '售后服务部']).status, 0);
-    assert.equal(kefu(['org', 'group', 'join', 'VIP', '--login', 'agent']).status, 0);
+    assert.equal(kefu(['org', 'group', 'add', '大客户', '--department', '售后服务部']).status, 0);
+    assert.equal(kefu(['org', 'group', 'join', '大客户', '--login', 'agent']).status, 0);
     assert.equal(kefu(['org', 'assign', '--login', 'supervisor', '--department', '售后服务部']).status, 0);
     const list = kefu(['org', 'list']);
     assert.match(list.stdout, /售后服务部/);
-    assert.match(list.stdout, /VIP \(grp_[^)]+\): agent/);
+    assert.match(list.stdout, /大客户 \(grp_[^)]+\): agent/);
+    assert.match(list.stdout, /客服部[\s\S]*售前 \(grp_[^)]+\): agent, agent2/, 'the demo seeds a department with its groups');
     assert.match(list.stdout, /· supervisor \[supervisor\]/);
-    const dup = kefu(['org', 'group', 'add', 'VIP']);
+    const dup = kefu(['org', 'group', 'add', '大客户']);
     assert.equal(dup.status, 1);
     assert.match(dup.stderr, /already exists/);
     assert.equal(kefu(['org', 'group', 'join', 'nope', '--login', 'agent']).status, 1);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/index.ts';
 import { createCustomer } from '../customers/index.ts';
-import { createUser, type Role } from '../governance/index.ts';
+import { addGroupMember, createDepartment, createGroup, createUser, setUserDepartment, type Role } from '../governance/index.ts';
 import { openConversation, resolveConversation, claimIfUnassigned, type MessageAppender } from '../conversations/index.ts';
 
 // Demo text is our own, written for an online shop; it is not taken from any corpus.
@@ -50,6 +50,7 @@ const DEMO_STAFF: Array<{ login: string; displayName: string; role: Role }> = [
   { login: 'agent', displayName: '客服小李', role: 'agent' },
   { login: 'agent2', displayName: '客服小赵', role: 'agent' },
   { login: 'supervisor', displayName: '主管老周', role: 'supervisor' },
+  { login: 'auditor', displayName: '审计员', role: 'auditor' },
   { login: 'admin', displayName: '管理员', role: 'admin' },
 ];
 
@@ -68,6 +69,16 @@ export async function seedDemo(db: Kysely<Database>, appender: MessageAppender):
     const u = await createUser(db, { login: s.login, password, role: s.role, displayName: s.displayName });
     ids[s.login] = u.id;
     creds.push({ login: s.login, password, role: s.role });
+  }
+  // one customer-service department with the usual skill groups; both agents serve 售前 and 售后
+  const department = await createDepartment(db, '客服部');
+  const groups: Record<string, string> = {};
+  for (const name of ['售前', '售后', '技术', 'VIP']) groups[name] = (await createGroup(db, name, department.id)).id;
+  await setUserDepartment(db, ids.supervisor!, department.id);
+  for (const login of ['agent', 'agent2']) {
+    await setUserDepartment(db, ids[login]!, department.id);
+    await addGroupMember(db, groups['售前']!, ids[login]!);
+    await addGroupMember(db, groups['售后']!, ids[login]!);
   }
   const start = Date.now() - DEMO_DIALOGUES.length * 3600_000;
   for (const [i, d] of DEMO_DIALOGUES.entries()) {
