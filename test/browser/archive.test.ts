@@ -145,6 +145,8 @@ test('chat history search, the conversation at a hit, and the customer page', { 
 
   await t.test('every word of a multi-word query must occur; each is marked', async () => {
     await searchFor('refund order');
+    // the previous search also had one hit: wait for this search's marks, not just its count
+    await hits.first().locator('mark').filter({ hasText: /order/i }).waitFor();
     await total.filter({ hasText: '共 1 条' }).waitFor();
     const marks = await hits.first().locator('mark').allTextContents();
     assert.deepEqual(marks.map((m) => m.toLowerCase()), ['refund', 'order']);
