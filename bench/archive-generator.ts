@@ -46,6 +46,7 @@ import { indexText } from '../src/archive/tokenizer.ts';
 import { MessageAppender, AppendError, type AppendInput } from '../src/conversations/appender.ts';
 import { openConversation } from '../src/conversations/conversations.ts';
 import { createCustomer } from '../src/customers/customers.ts';
+import { flag, num } from './lib/args.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -516,20 +517,6 @@ export async function generateArchive(store: Store, options: Partial<GenerateOpt
   };
 }
 
-// ---------------------------------------------------------------- CLI
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
-function num(name: string, fallback: number): number {
-  const v = flag(name);
-  if (v === undefined) return fallback;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number, got ${v}`);
-  return n;
-}
 
 async function main() {
   const dialect = (flag('dialect') ?? 'sqlite') as DialectName;

@@ -22,16 +22,11 @@ import { createCustomer } from '../src/customers/index.ts';
 import { createUser } from '../src/governance/index.ts';
 import { exportMessages } from '../src/archive/export/index.ts';
 import { exportBatches } from '../src/archive/export/rows.ts';
+import { flag } from './lib/args.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CORPUS = path.resolve(ROOT, '../shared/data/stc3_dch_zh.jsonl');
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
 const rows = Number(flag('rows') ?? 1_000_000);
 if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be a whole number of at least 1000');
 const dir = path.resolve(flag('dir') ?? path.join(os.tmpdir(), 'kefu-bench-export'));

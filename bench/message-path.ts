@@ -31,23 +31,11 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Histogram, machineCpuSeconds, nowUs, procCpuSeconds, threadSchedSeconds } from './lib/stats.ts';
 import type { AssignMsg, InitMsg, PhaseResult, RunMsg } from './load-worker.ts';
+import { flag, num } from './lib/args.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---------------------------------------------------------------- options
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
-function num(name: string, fallback: number): number {
-  const v = flag(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number, got ${v}`);
-  return n;
-}
 const opts = {
   conversations: num('conversations', 2000),
   agents: num('agents', 20),

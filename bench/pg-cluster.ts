@@ -9,11 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startPostgres } from '../test/support/postgres.ts';
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
+import { flag } from './lib/args.ts';
 
 const base = flag('base') ?? '/tmp/kefu-bench-pg';
 fs.mkdirSync(base, { recursive: true });

@@ -14,13 +14,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { indexText } from '../src/archive/tokenizer.ts';
+import { flag } from './lib/args.ts';
 
 export const KEY_SHIFT = 1024;
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
 
 const dir = flag('dir');
 if (!dir) throw new Error('--dir is required');

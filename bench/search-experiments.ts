@@ -16,11 +16,8 @@ import pg from 'pg';
 import { queryTokens, toFts5Match, toTsQuery, indexText } from '../src/archive/tokenizer.ts';
 import { openStore } from '../src/store/index.ts';
 import { searchMessages, searchParamsSchema } from '../src/archive/search.ts';
+import { flag } from './lib/args.ts';
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
 const QUERIES = ['您好', '流量', '信号不好', '退款 订单'];
 const MONTH = { from: Date.UTC(2025, 5, 1), to: Date.UTC(2025, 6, 1) };
 

@@ -33,17 +33,11 @@ import { searchMessages, searchParamsSchema, filteredMessages, EXACT_COUNT_LIMIT
 import type { Viewer } from '../src/governance/policies/conversations.ts';
 import { queryTokens, toFts5Match, toTsQuery } from '../src/archive/tokenizer.ts';
 import type { Manifest } from './archive-generator.ts';
+import { flag, num } from './lib/args.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---------------------------------------------------------------- options
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
-const num = (name: string, d: number) => (flag(name) === undefined ? d : Number(flag(name)));
 const opts = {
   sqliteDir: flag('sqlite-dir'),
   pgUrl: flag('pg-url'),

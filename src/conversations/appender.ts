@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { advanceReadMarkers } from './read-markers.ts';
 import { newId, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
 import { chainHash } from './chain.ts';
 import { indexText } from '../archive/index.ts';
@@ -238,17 +239,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       const seq = o.message.seq;
       if ((readUpTo.get(key)?.last_read_seq ?? 0) < seq) readUpTo.set(key, { user_id: input.readBy, conversation_id: input.conversationId, last_read_seq: seq });
     });
-    if (readUpTo.size > 0) {
-      await trx
-        .insertInto('read_marker')
-        .values([...readUpTo.values()])
-        .onConflict((oc) =>
-          oc.columns(['user_id', 'conversation_id']).doUpdateSet({
-            last_read_seq: sql<number>`case when excluded.last_read_seq > read_marker.last_read_seq then excluded.last_read_seq else read_marker.last_read_seq end`,
-          }),
-        )
-        .execute();
-    }
+    await advanceReadMarkers(trx, [...readUpTo.values()]);
     for (const head of heads.values()) {
       if (!head.changed) continue;
       await trx

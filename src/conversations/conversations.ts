@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { newId, type ConversationState, type Database } from '../store/index.ts';
 import { GENESIS_HASH } from './chain.ts';
+import { advanceReadMarkers } from './read-markers.ts';
 import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
 import { toStored, type StoredMessage } from './appender.ts';
 
@@ -166,15 +167,7 @@ export async function listMessagesAfter(db: Kysely<Database>, conversationId: st
 }
 
 export async function markRead(db: Kysely<Database>, userId: string, conversationId: string, seq: number): Promise<void> {
-  await db
-    .insertInto('read_marker')
-    .values({ user_id: userId, conversation_id: conversationId, last_read_seq: seq })
-    .onConflict((oc) =>
-      oc.columns(['user_id', 'conversation_id']).doUpdateSet({
-        last_read_seq: sql<number>`case when excluded.last_read_seq > read_marker.last_read_seq then excluded.last_read_seq else read_marker.last_read_seq end`,
-      }),
-    )
-    .execute();
+  await advanceReadMarkers(db, [{ user_id: userId, conversation_id: conversationId, last_read_seq: seq }]);
 }
 
 export async function resolveConversation(db: Kysely<Database>, id: string, actorId: string): Promise<Conversation | undefined> {

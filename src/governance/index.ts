@@ -14,3 +14,4 @@ export { lockedUntil, loginKey, ipKey } from './login-throttle.ts';
 export * from './retention.ts';
 export * from './backup.ts';
 export { maskPii, NUMBER_DETECTORS, isValidIdCard, passesLuhn, type PiiKind, type MaskResult, type NumberDetector } from './masking.ts';
+export * from './verify.ts';

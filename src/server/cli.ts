@@ -6,7 +6,7 @@ import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
 import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from '../governance/org.ts';
-import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, verifyAuditChain, verifyMessageChains, createCheckpoint, verifyCheckpoints, type Role } from '../governance/index.ts';
+import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, createCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
 import { ALWAYS_TWO_FACTOR, PolicyError, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
@@ -14,7 +14,7 @@ import { importCommand } from '../archive/import/index.ts';
 import { SearchError, hitJson, hitsTable, searchMessages, searchParamsSchema } from '../archive/index.ts';
 import { exportCommand } from '../archive/export/cli.ts';
 import { GrantError, approveGrant, denyGrant, listGrants, revokeGrant, type Grant, type GrantDeps } from '../governance/grants.ts';
-import { BackupError, RetentionError, addPolicy, createBackup, listHolds, listPolicies, manifestPath, placeHold, purgeExpired, releaseHold, removePolicy, restoreBackup, verifyPurgeRecords, type BackupProgress, type BackupTarget } from '../governance/index.ts';
+import { BackupError, RetentionError, addPolicy, createBackup, listHolds, listPolicies, manifestPath, placeHold, purgeExpired, releaseHold, removePolicy, restoreBackup, type BackupProgress, type BackupTarget } from '../governance/index.ts';
 
 function config(): Config {
   try {
@@ -96,24 +96,15 @@ user
   .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
   .option('--name <name>', 'display name')
   .option('--password-stdin', 'read the password from standard input', false)
-  .action(async (o: { login: string; role: Role; name?: string; passwordStdin: boolean }) => {
-    const cfg = config();
-    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-    try {
+  .action((o: { login: string; role: Role; name?: string; passwordStdin: boolean }) =>
+    withStore(async (store, audit) => {
       const password = o.passwordStdin ? await readStdin() : randomBytes(12).toString('base64url');
       const u = await createUser(store.db, { login: o.login, password, role: o.role, displayName: o.name });
-      await new AuditLog(store.db, store.dialect).record({ actor: LOCAL_OPERATOR, action: 'user.create', target: { type: 'user', id: u.id }, detail: { login: u.login, role: u.role } });
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'user.create', target: { type: 'user', id: u.id }, detail: { login: u.login, role: u.role } });
       process.stdout.write(`created ${u.role} "${u.login}" (${u.id})\n`);
       if (!o.passwordStdin) process.stdout.write(`password: ${password}\n`);
-    } catch (err) {
-      if (err instanceof UserError) {
-        process.stderr.write(`kefu: ${err.message}\n`);
-        process.exitCode = 1;
-      } else throw err;
-    } finally {
-      await store.close();
-    }
-  });
+    }),
+  );
 
 // ---- account security (docs/SECURITY.md, "Authentication"): each audited as the local operator ----
 user
@@ -187,10 +178,8 @@ settings
 program
   .command('demo')
   .description('seed demo staff, customers and conversations; prints the generated passwords')
-  .action(async () => {
-    const cfg = config();
-    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-    try {
+  .action(() =>
+    withStore(async (store, _audit, cfg) => {
       if ((await countUsers(store.db)) > 0) {
         process.stderr.write('kefu: this database already has users; demo data is only seeded into an empty database\n');
         process.exitCode = 1;
@@ -200,10 +189,8 @@ program
       const file = writeCredentialsFile(cfg.dataDir, creds);
       for (const c of creds) process.stdout.write(`${c.role}\t${c.login}\t${c.password}\n`);
       process.stdout.write(`saved in ${file}\n`);
-    } finally {
-      await store.close();
-    }
-  });
+    }),
+  );
 
 program
   .command('search')
@@ -237,22 +224,19 @@ program
       process.stderr.write(`kefu: --${String(i.path[0] ?? 'query')}: ${i.message}\n`);
       process.exit(2);
     }
-    const cfg = config();
-    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-    try {
-      const result = await searchMessages(store.db, store.dialect, parsed.data, 'all');
-      const { cursor: _cursor, ...auditedQuery } = parsed.data;
-      await new AuditLog(store.db, store.dialect).record({ actor: LOCAL_OPERATOR, action: 'search', query: auditedQuery, detail: { total: result.total, via: 'cli' } });
-      if (o.json) for (const h of result.hits) process.stdout.write(JSON.stringify(hitJson(h)) + '\n');
-      else process.stdout.write(hitsTable(result, process.stdout.isTTY === true));
-    } catch (err) {
-      if (err instanceof SearchError) {
+    await withStore(async (store, audit) => {
+      const result = await searchMessages(store.db, store.dialect, parsed.data, 'all').catch((err: unknown) => {
+        if (!(err instanceof SearchError)) throw err;
         process.stderr.write(`kefu: ${err.message}\n`);
         process.exitCode = 2;
-      } else throw err;
-    } finally {
-      await store.close();
-    }
+        return undefined;
+      });
+      if (!result) return;
+      const { cursor: _cursor, ...auditedQuery } = parsed.data;
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'search', query: auditedQuery, detail: { total: result.total, via: 'cli' } });
+      if (o.json) for (const h of result.hits) process.stdout.write(JSON.stringify(hitJson(h)) + '\n');
+      else process.stdout.write(hitsTable(result, process.stdout.isTTY === true));
+    });
   });
 
 program
@@ -279,9 +263,7 @@ program
       process.stderr.write('kefu: --limit: must be a whole number from 1 to 10000\n');
       process.exit(2);
     }
-    const cfg = config();
-    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-    try {
+    await withStore(async (store) => {
       const events = await listAudit(store.db, { from: time('from', o.from), to: time('to', o.to), actor: o.actor, action: o.action, limit });
       for (const e of events) {
         if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
@@ -292,44 +274,29 @@ program
         }
       }
       if (!o.json && events.length === 0) process.stdout.write('no audit events match\n');
-    } finally {
-      await store.close();
-    }
+    });
   });
 
 program
   .command('verify')
   .description('recompute every message chain and the audit chain; exits 1 and names the first break when anything was altered')
-  .action(async () => {
-    const cfg = config();
-    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-    try {
+  .action(() =>
+    withStore(async (store) => {
       const tty = process.stderr.isTTY === true;
-      const messages = await verifyMessageChains(store.db, (n) => {
+      const r = await verifyIntegrity(store.db, (n) => {
         if (tty) process.stderr.write(`\rverified ${n} conversations…`);
       });
       if (tty) process.stderr.write('\n');
-      const audit = await verifyAuditChain(store.db);
-      const checkpoints = await verifyCheckpoints(store.db);
-      const purges = await verifyPurgeRecords(store.db);
-      if (messages.broken) {
-        process.stdout.write(`BROKEN conversation ${messages.broken.conversationId} seq ${messages.broken.seq}: ${messages.broken.reason}\n`);
-      } else {
-        process.stdout.write(`ok: ${messages.conversations} conversations, ${messages.messages} messages verified\n`);
-      }
-      if (audit.broken) process.stdout.write(`BROKEN audit event ${audit.broken.id}: ${audit.broken.reason}\n`);
-      else process.stdout.write(`ok: ${audit.checked} audit events verified\n`);
-      if (checkpoints.broken) {
-        const b = checkpoints.broken;
-        process.stdout.write(`BROKEN checkpoint ${b.checkpointId}${b.conversationId ? ` conversation ${b.conversationId} seq ${b.seq}` : ''}: ${b.reason}\n`);
-      } else process.stdout.write(`ok: ${checkpoints.checked} checkpoints verified\n`);
-      if (purges.broken) process.stdout.write(`BROKEN conversation ${purges.broken.conversationId} seq ${purges.broken.seq}: ${purges.broken.reason}\n`);
-      else process.stdout.write(`ok: ${purges.messages} purged messages match ${purges.runs} audited retention purges\n`);
-      process.exitCode = messages.broken || audit.broken || checkpoints.broken || purges.broken ? 1 : 0;
-    } finally {
-      await store.close();
-    }
-  });
+      const report = [
+        r.lines.messages ?? `ok: ${r.messages.conversations} conversations, ${r.messages.messages} messages verified`,
+        r.lines.audit ?? `ok: ${r.audit.checked} audit events verified`,
+        r.lines.checkpoints ?? `ok: ${r.checkpoints.checked} checkpoints verified`,
+        r.lines.purges ?? `ok: ${r.purges.messages} purged messages match ${r.purges.runs} audited retention purges`,
+      ];
+      for (const line of report) process.stdout.write(`${line}\n`);
+      process.exitCode = r.broken.length > 0 ? 1 : 0;
+    }),
+  );
 
 program
   .command('import')
@@ -364,11 +331,11 @@ program
   .action((o) => exportCommand(o, config));
 
 /** Runs a command against the database, turning expected refusals into a message and exit code 1. */
-async function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: AuditLog) => Promise<void>) {
+async function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: AuditLog, cfg: Config) => Promise<void>) {
   const cfg = config();
   const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
   try {
-    await fn(store, new AuditLog(store.db, store.dialect));
+    await fn(store, new AuditLog(store.db, store.dialect), cfg);
   } catch (err) {
     if (err instanceof OrgError || err instanceof UserError) {
       process.stderr.write(`kefu: ${err.message}\n`);
@@ -609,16 +576,7 @@ program
         if (r.movedAside) process.stdout.write(`the database it replaced was moved to ${r.movedAside}\n`);
         const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
         try {
-          const messages = await verifyMessageChains(store.db);
-          const audit = await verifyAuditChain(store.db);
-          const purges = await verifyPurgeRecords(store.db);
-          const checkpoints = await verifyCheckpoints(store.db);
-          const broken = [
-            messages.broken && `BROKEN conversation ${messages.broken.conversationId} seq ${messages.broken.seq}: ${messages.broken.reason}`,
-            audit.broken && `BROKEN audit event ${audit.broken.id}: ${audit.broken.reason}`,
-            purges.broken && `BROKEN conversation ${purges.broken.conversationId} seq ${purges.broken.seq}: ${purges.broken.reason}`,
-            checkpoints.broken && `BROKEN checkpoint ${checkpoints.broken.checkpointId}: ${checkpoints.broken.reason}`,
-          ].filter((b): b is string => Boolean(b));
+          const { messages, audit, checkpoints, broken } = await verifyIntegrity(store.db);
           if (broken.length === 0) {
             process.stdout.write(`verified: ${messages.conversations} conversations, ${messages.messages} messages (${messages.purged} purged by retention), ${audit.checked} audit events, ${checkpoints.checked} checkpoints\n`);
           } else for (const b of broken) process.stdout.write(`${b}\n`);

@@ -62,7 +62,7 @@ function toQuery(f: ArchiveFilters): SearchQuery {
 
 export const PAGE_SIZE = 20;
 
-export interface ArchiveSearch {
+interface State {
   status: 'idle' | 'loading' | 'done' | 'error';
   hits: SearchHit[];
   total: number;
@@ -72,21 +72,12 @@ export interface ArchiveSearch {
   error: unknown;
   loadingMore: boolean;
   moreError: unknown;
+}
+
+export interface ArchiveSearch extends State {
   loadMore(): void;
   /** runs the search again from its first page */
   retry(): void;
-}
-
-interface State {
-  status: ArchiveSearch['status'];
-  hits: SearchHit[];
-  total: number;
-  totalIsEstimate: boolean;
-  tookMs: number;
-  nextCursor: string | null;
-  error: unknown;
-  loadingMore: boolean;
-  moreError: unknown;
 }
 
 const IDLE: State = { status: 'idle', hits: [], total: 0, totalIsEstimate: false, tookMs: 0, nextCursor: null, error: null, loadingMore: false, moreError: null };

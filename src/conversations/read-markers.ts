@@ -1,0 +1,16 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/index.ts';
+
+/** Moves read markers forward, never back: a late or repeated marker cannot make read messages unread again. */
+export async function advanceReadMarkers(db: Kysely<Database>, markers: Array<Database['read_marker']>): Promise<void> {
+  if (markers.length === 0) return;
+  await db
+    .insertInto('read_marker')
+    .values(markers)
+    .onConflict((oc) =>
+      oc.columns(['user_id', 'conversation_id']).doUpdateSet({
+        last_read_seq: sql<number>`case when excluded.last_read_seq > read_marker.last_read_seq then excluded.last_read_seq else read_marker.last_read_seq end`,
+      }),
+    )
+    .execute();
+}
