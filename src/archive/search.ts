@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
-import { matchCondition, relevanceScore } from '../store/dialect/search.ts';
+import { countInIndex, matchingMessages, relevanceScore, searchKeyColumn } from '../store/dialect/search.ts';
+import { keyRange, readDrift } from '../store/search-keys.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
 import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
 import { makeSnippet, type Snippet } from './snippet.ts';
@@ -70,11 +71,14 @@ export class SearchError extends Error {
 }
 
 interface Cursor {
-  /** time order: the last hit's created_at and id; relevance order: an offset */
-  t?: number;
+  /** time order: the last hit's search key and id; relevance order: an offset */
+  k?: number;
   id?: string;
   o?: number;
 }
+
+/** sort=relevance ranks the newest this many matches (within the filters): bm25 over every hit of 您好 would take seconds */
+export const RELEVANCE_WINDOW = 10_000;
 
 function decodeCursor(c: string | undefined): Cursor | undefined {
   if (!c) return undefined;
@@ -106,30 +110,62 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     return { hits: [], total: 0, totalIsEstimate: false, nextCursor: null, tookMs: performance.now() - started };
   }
 
-  const base = await filteredMessages(db, dialect, params, engineQuery, scope);
-
   const cursor = decodeCursor(params.cursor);
   const byRelevance = params.sort === 'relevance' && engineQuery !== null;
-  let page = base
-    .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
-    .select(['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'])
-    .limit(params.limit + 1);
-  if (byRelevance) {
-    page = page.orderBy(relevanceScore(dialect, engineQuery!), 'desc').orderBy('m.created_at', 'desc').orderBy('m.id', 'desc').offset(cursor?.o ?? 0);
+  const drift = await readDrift(db);
+  const range = timeKeyRange(params, drift);
+
+  // the count first: in PostgreSQL it decides how the page is read
+  let n: number;
+  const conversationFilters = scope !== 'all' || params.customer || params.agent || params.group || params.channel || params.tag || params.conversation;
+  const timeFiltered = params.from !== undefined || params.to !== undefined;
+  if (engineQuery !== null && !conversationFilters && (!timeFiltered || (dialect === 'sqlite' && drift === 0))) {
+    // nothing but the query (in SQLite also a time filter, when every key is in its own millisecond): the index alone counts
+    n = await countInIndex(db, dialect, engineQuery, range, EXACT_COUNT_LIMIT + 1);
   } else {
-    if (cursor?.t !== undefined && cursor.id !== undefined) {
-      const { t, id } = cursor;
-      page = page.where((eb) => eb.or([eb('m.created_at', '<', t), eb.and([eb('m.created_at', '=', t), eb('m.id', '<', id)])]));
-    }
-    page = page.orderBy('m.created_at', 'desc').orderBy('m.id', 'desc');
+    const base = await filteredMessages(db, dialect, params, engineQuery, scope);
+    const counted = await db
+      .selectFrom(base.select(sql<number>`1`.as('one')).limit(EXACT_COUNT_LIMIT + 1).as('capped'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    n = Number(counted.n);
   }
 
-  const countQuery = db
-    .selectFrom(base.select(sql<number>`1`.as('one')).limit(EXACT_COUNT_LIMIT + 1).as('capped'))
-    .select((eb) => eb.fn.countAll<number>().as('n'));
+  const base = await filteredMessages(db, dialect, params, engineQuery, scope, { fewHits: n <= EXACT_COUNT_LIMIT });
+  const key = searchKeyColumn(dialect, engineQuery !== null);
+  const columns = ['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'] as const;
+  const withCustomer = base.innerJoin('customer as cu', 'cu.id', 'c.customer_id');
+  let rows;
+  if (byRelevance && dialect === 'sqlite') {
+    // bm25 over the newest RELEVANCE_WINDOW hits, computed by the FTS scan that finds them
+    const ranked = withCustomer
+      .select(columns)
+      .select([relevanceScore(dialect, engineQuery!).as('score'), key.as('k')])
+      .orderBy(key, 'desc')
+      .limit(RELEVANCE_WINDOW);
+    rows = await db
+      .selectFrom(ranked.as('r'))
+      .selectAll()
+      .orderBy('r.score', 'desc')
+      .orderBy('r.k', 'desc')
+      .limit(params.limit + 1)
+      .offset(cursor?.o ?? 0)
+      .execute();
+  } else {
+    let page = withCustomer.select(columns).select(key.as('k')).limit(params.limit + 1);
+    if (byRelevance) {
+      page = page.orderBy(relevanceScore(dialect, engineQuery!), 'desc').orderBy('m.search_key', 'desc').orderBy('m.id', 'desc').offset(cursor?.o ?? 0);
+    } else {
+      if (cursor?.k !== undefined && cursor.id !== undefined) {
+        const { k, id } = cursor;
+        // keys are unique in SQLite; PostgreSQL nodes may share one, and the id breaks the tie
+        page = dialect === 'sqlite' ? page.where(key, '<', k) : page.where((eb) => eb.or([eb(key, '<', k), eb.and([eb(key, '=', k), eb('m.id', '<', id)])]));
+      }
+      page = page.orderBy(key, 'desc').orderBy('m.id', 'desc');
+    }
+    rows = await page.execute();
+  }
 
-  const [rows, counted] = await Promise.all([page.execute(), countQuery.executeTakeFirstOrThrow()]);
-  const n = Number(counted.n);
   const more = rows.length > params.limit;
   const shown = rows.slice(0, params.limit);
   const words = tokens.terms.map((t) => t.word);
@@ -156,7 +192,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   let nextCursor: string | null = null;
   if (more) {
     const last = shown.at(-1)!;
-    nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit }) : encodeCursor({ t: Number(last.created_at), id: last.id });
+    nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit }) : encodeCursor({ k: Number(last.k), id: last.id });
   }
   return {
     hits,
@@ -165,6 +201,11 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     nextCursor,
     tookMs: Math.round((performance.now() - started) * 10) / 10,
   };
+}
+
+/** The search-key range of the time filter (the filter on created_at itself is applied too). */
+function timeKeyRange(params: { from?: string; to?: string }, driftMs: number) {
+  return keyRange(params.from ? Date.parse(params.from) : undefined, params.to ? Date.parse(params.to) : undefined, driftMs);
 }
 
 /**
@@ -177,6 +218,7 @@ export async function filteredMessages(
   params: Omit<SearchParams, 'sort' | 'cursor' | 'limit'>,
   engineQuery: string | null,
   scope: SearchScope,
+  opts: { fewHits?: boolean } = {},
 ) {
   let agentId: string | undefined;
   if (params.agent) {
@@ -185,14 +227,18 @@ export async function filteredMessages(
     agentId = u.id;
   }
 
-  let base = db
-    .selectFrom('message as m')
+  const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, timeKeyRange(params, await readDrift(db)), opts) : db.selectFrom('message as m');
+  let base = from
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
     .where('m.type', '!=', 'event')
     // content removed by retention is gone from search and export too
     .where('m.purged_at', 'is', null);
   if (scope !== 'all') base = base.where(conversationScope(scope));
-  if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
+  if (engineQuery === null) {
+    const { lo, hi } = timeKeyRange(params, await readDrift(db));
+    if (lo !== undefined) base = base.where('m.search_key', '>=', lo);
+    if (hi !== undefined) base = base.where('m.search_key', '<', hi);
+  }
   if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
   if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));
   if (params.customer) {

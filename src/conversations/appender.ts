@@ -5,6 +5,7 @@ import { newId, type Database, type DialectName, type MessageType, type SenderKi
 import { chainHash } from './chain.ts';
 import { indexText } from '../archive/index.ts';
 import { writeSearchDocs } from '../store/dialect/search.ts';
+import { allocateSearchKeys } from '../store/search-keys.ts';
 
 export interface AppendInput {
   conversationId: string;
@@ -218,6 +219,8 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       out.push({ message: stored, duplicate: false });
     }
 
+    const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at));
+    inserts.forEach((m, i) => (m.search_key = keys[i]!));
     // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits
     for (let i = 0; i < inserts.length; i += 500) {
       await trx.insertInto('message').values(inserts.slice(i, i + 500)).execute();
@@ -226,7 +229,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
     await writeSearchDocs(
       trx,
       this.dialect,
-      inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, tokens: indexText(m.body) })),
+      inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })),
     );
     for (let i = 0; i < events.length; i += 500) {
       await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();

@@ -46,9 +46,34 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrate(db);
   return { db, dialect: 'sqlite', sqlite, sqlitePath: file, close: () => db.destroy() };
+}
+
+/**
+ * Kysely prepares every statement afresh; better-sqlite3's prepare costs more than running a small statement (16% of
+ * an import's CPU, docs/BENCHMARKS.md), so the compiled statements of the last few hundred SQL texts are kept. A
+ * cached statement that is still being iterated (a streamed query) is not handed out twice: that call gets its own.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database, size = 500) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt) {
+        if (stmt.busy) return sqlite.prepare(text);
+        // most recently used last
+        cache.delete(text);
+      } else {
+        stmt = sqlite.prepare(text);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
+  };
 }
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

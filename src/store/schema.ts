@@ -116,6 +116,14 @@ export interface MessageTable {
   hash: string;
   /** set by the retention purge, which also empties body; the hash stays, so the chain still verifies (null until then) */
   purged_at?: number | null;
+  /** time-ordered key of the search index (store/search-keys.ts): created_at × KEY_SLOTS_PER_MS + n; set by the appender */
+  search_key?: number | null;
+}
+
+/** Bookkeeping of the search index: `max_drift_ms`, how far a search key may run ahead of its message's created_at. */
+export interface SearchIndexStateTable {
+  name: string;
+  value: number;
 }
 
 export interface ConversationEventTable {
@@ -270,4 +278,5 @@ export interface Database {
   message: MessageTable;
   conversation_event: ConversationEventTable;
   read_marker: ReadMarkerTable;
+  search_index_state: SearchIndexStateTable;
 }

@@ -1,9 +1,11 @@
-import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DialectName } from './index.ts';
+import type { Database, MessageTable } from '../schema.ts';
 
-/** A message's index entry: the token string made by the archive tokenizer. */
+/** A message's index entry: the token string made by the archive tokenizer, under the message's search key. */
 export interface SearchDoc {
   messageId: string;
+  searchKey: number;
   tokens: string;
 }
 
@@ -12,30 +14,87 @@ export async function writeSearchDocs(trx: Kysely<any>, dialect: DialectName, do
   for (let i = 0; i < docs.length; i += 400) {
     const chunk = docs.slice(i, i + 400);
     if (dialect === 'sqlite') {
-      const values = sql.join(chunk.map((d) => sql`(${d.messageId}, ${d.tokens})`));
-      await sql`insert into message_fts (rowid, tokens) select m.rowid, v.column2 from (values ${values}) as v join message m on m.id = v.column1`.execute(trx);
+      // the FTS rowid is the search key: newest first is the index's own order (store/search-keys.ts)
+      await sql`insert into message_fts (rowid, tokens) values ${sql.join(chunk.map((d) => sql`(${d.searchKey}, ${d.tokens})`))}`.execute(trx);
     } else {
       await sql`insert into message_search (message_id, tsv) select v.id, to_tsvector('simple', v.t) from unnest(${chunk.map((d) => d.messageId)}::text[], ${chunk.map((d) => d.tokens)}::text[]) as v(id, t)`.execute(trx);
     }
   }
 }
 
-/**
- * A condition on `m` (the message table alias) that is true when the message matches the engine query
- * (an FTS5 MATCH expression in SQLite, a tsquery text in PostgreSQL — both from the archive tokenizer).
- */
-export function matchCondition(dialect: DialectName, engineQuery: string): Expression<SqlBool> {
-  if (dialect === 'sqlite') return sql<SqlBool>`m.rowid in (select rowid from message_fts where message_fts match ${engineQuery})`;
-  return sql<SqlBool>`exists (select 1 from message_search s where s.message_id = m.id and s.tsv @@ ${engineQuery}::tsquery)`;
+/** A range of search keys, [lo, hi): a time filter (store/search-keys.ts keyRange). */
+export interface KeyRange {
+  lo?: number;
+  hi?: number;
 }
 
-/** Relevance score of `m` for the engine query: larger is better in both dialects. */
-export function relevanceScore(dialect: DialectName, engineQuery: string): RawBuilder<number> {
+type MessagesFrom = SelectQueryBuilder<Database & { m: MessageTable }, 'm', {}>;
+
+/**
+ * Messages `m` that match the engine query (an FTS5 MATCH expression in SQLite, a tsquery text in PostgreSQL, both
+ * from the archive tokenizer) within a key range.
+ *
+ * SQLite: the FTS table drives the scan, joined to `m` by key, so ordering by searchKeyColumn() descending reads hits
+ * newest first and stops after a page, and the key range bounds the index scan itself. PostgreSQL: a condition on
+ * `m`; with `fewHits` (the caller counted at most a few thousand) the hits are collected from the GIN index first and
+ * then sorted, otherwise `m` is walked newest first and each row is tested, which stops early for common words.
+ */
+export function matchingMessages(db: Kysely<Database>, dialect: DialectName, engineQuery: string, range: KeyRange, opts: { fewHits?: boolean } = {}): MessagesFrom {
   if (dialect === 'sqlite') {
-    // bm25 is only defined inside a MATCH over the FTS table, hence the correlated lookup; FTS5's bm25 is negative-is-better
-    return sql<number>`(select -bm25(message_fts) from message_fts where message_fts match ${engineQuery} and rowid = m.rowid)`;
+    let q = db
+      .selectFrom(sql<{ rowid: number }>`message_fts`.as('f'))
+      .innerJoin('message as m', 'm.search_key', 'f.rowid')
+      .where(sql<SqlBool>`message_fts match ${engineQuery}`);
+    if (range.lo !== undefined) q = q.where(sql<SqlBool>`f.rowid >= ${range.lo}`);
+    if (range.hi !== undefined) q = q.where(sql<SqlBool>`f.rowid < ${range.hi}`);
+    // the query reads only m, c and what joins them; f stays reachable through searchKeyColumn()
+    return q as unknown as MessagesFrom;
   }
+  let q = db.selectFrom('message as m');
+  if (range.lo !== undefined) q = q.where('m.search_key', '>=', range.lo);
+  if (range.hi !== undefined) q = q.where('m.search_key', '<', range.hi);
+  return q.where(
+    opts.fewHits
+      ? // offset 0 keeps the planner from folding the hits back into a per-row test
+        sql<SqlBool>`m.id in (select s.message_id from message_search s where s.tsv @@ ${engineQuery}::tsquery offset 0)`
+      : sql<SqlBool>`exists (select 1 from message_search s where s.message_id = m.id and s.tsv @@ ${engineQuery}::tsquery)`,
+  );
+}
+
+/** The search key of `m` as the query should order and page by: in SQLite with a match, the FTS rowid itself. */
+export function searchKeyColumn(dialect: DialectName, matched: boolean): RawBuilder<number> {
+  return dialect === 'sqlite' && matched ? sql<number>`f.rowid` : sql<number>`m.search_key`;
+}
+
+/**
+ * How many messages match, counted in the index alone (no message rows read), up to `cap`: exact only when nothing but
+ * the query and the key range filters the messages.
+ */
+export async function countInIndex(db: Kysely<Database>, dialect: DialectName, engineQuery: string, range: KeyRange, cap: number): Promise<number> {
+  if (dialect === 'sqlite') {
+    const lo = range.lo === undefined ? sql`` : sql` and rowid >= ${range.lo}`;
+    const hi = range.hi === undefined ? sql`` : sql` and rowid < ${range.hi}`;
+    const r = await sql<{ n: number }>`select count(*) as n from (select rowid from message_fts where message_fts match ${engineQuery}${lo}${hi} limit ${cap})`.execute(db);
+    return Number(r.rows[0]!.n);
+  }
+  const r = await sql<{ n: number }>`select count(*) as n from (select 1 from message_search where tsv @@ ${engineQuery}::tsquery limit ${cap}) h`.execute(db);
+  return Number(r.rows[0]!.n);
+}
+
+/**
+ * Relevance score of a matched `m`, larger is better. SQLite: bm25 of the FTS row already joined by matchingMessages();
+ * PostgreSQL: ts_rank of its index entry.
+ */
+export function relevanceScore(dialect: DialectName, engineQuery: string): RawBuilder<number> {
+  // FTS5's bm25 is negative-is-better
+  if (dialect === 'sqlite') return sql<number>`-bm25(message_fts)`;
   return sql<number>`(select ts_rank(s.tsv, ${engineQuery}::tsquery) from message_search s where s.message_id = m.id)`;
+}
+
+/** A condition on `m`: it matches the engine query (for callers that only filter, such as grants and imports). */
+export function matchCondition(dialect: DialectName, engineQuery: string): Expression<SqlBool> {
+  if (dialect === 'sqlite') return sql<SqlBool>`m.search_key in (select rowid from message_fts where message_fts match ${engineQuery})`;
+  return sql<SqlBool>`exists (select 1 from message_search s where s.message_id = m.id and s.tsv @@ ${engineQuery}::tsquery)`;
 }
 
 /** Removes the index entries of these messages (the retention purge), in the caller's transaction. */
@@ -43,7 +102,7 @@ export async function deleteSearchDocs(trx: Kysely<any>, dialect: DialectName, m
   for (let i = 0; i < messageIds.length; i += 400) {
     const chunk = messageIds.slice(i, i + 400);
     // FTS5 with contentless_delete=1 accepts a plain DELETE by rowid; a message without an entry (events) is a no-op
-    if (dialect === 'sqlite') await sql`delete from message_fts where rowid in (select rowid from message where id in (${sql.join(chunk)}))`.execute(trx);
+    if (dialect === 'sqlite') await sql`delete from message_fts where rowid in (select search_key from message where id in (${sql.join(chunk)}))`.execute(trx);
     else await sql`delete from message_search where message_id = any(${chunk}::text[])`.execute(trx);
   }
 }

@@ -1,0 +1,82 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freshStore, testDialects } from '../../test/support/databases.ts';
+import { MessageAppender } from '../conversations/appender.ts';
+import { openConversation } from '../conversations/conversations.ts';
+import { createCustomer } from '../customers/index.ts';
+import { searchMessages, searchParamsSchema } from '../archive/search.ts';
+import { KEY_SLOTS_PER_MS, readDrift } from './search-keys.ts';
+import type { Store } from './index.ts';
+
+const T = Date.parse('2025-03-01T08:00:00Z');
+
+for (const dialect of testDialects()) {
+  describe(`search keys (${dialect})`, () => {
+    let store: Store & { drop(): Promise<void> };
+    let appender: MessageAppender;
+    before(async () => {
+      store = await freshStore(dialect);
+      appender = new MessageAppender(store.db, store.dialect);
+    });
+    after(async () => store.drop());
+
+    async function write(createdAts: number[], body = '宽带退款') {
+      return store.db.transaction().execute(async (trx) => {
+        const customer = await createCustomer(trx, { name: '测试客户' });
+        const { conversation } = await openConversation(trx, { customerId: customer.id, channel: 'web', createdAt: createdAts[0]! });
+        const results = await appender.appendWithin(
+          trx,
+          createdAts.map((at) => ({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer' as const, id: null }, type: 'text' as const, body, createdAt: at })),
+        );
+        return results.map((r) => {
+          if (r instanceof Error) throw r;
+          return r.message.id;
+        });
+      });
+    }
+    const keysOf = async (ids: string[]) => {
+      const rows = await store.db.selectFrom('message').select(['id', 'search_key']).where('id', 'in', ids).execute();
+      return ids.map((id) => Number(rows.find((r) => r.id === id)!.search_key));
+    };
+    const search = async (q: string, extra: Record<string, unknown> = {}) => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q, limit: 7, ...extra, ...(cursor ? { cursor } : {}) }), 'all');
+        ids.push(...r.hits.map((h) => h.messageId));
+        cursor = r.nextCursor ?? undefined;
+      } while (cursor);
+      return ids;
+    };
+
+    test('a message’s key is its millisecond times the slots, and later messages get larger keys', async () => {
+      const ids = await write([T, T + 1, T + 1, T + 5]);
+      const keys = await keysOf(ids);
+      assert.deepEqual(keys, [T * KEY_SLOTS_PER_MS, (T + 1) * KEY_SLOTS_PER_MS, (T + 1) * KEY_SLOTS_PER_MS + 1, (T + 5) * KEY_SLOTS_PER_MS]);
+      assert.equal(await readDrift(store.db), 0);
+    });
+
+    test('an import into the past takes free keys between the ones in use and keeps its own time order', async () => {
+      const ids = await write([T - 60_000, T + 1, T + 1, T + 1]);
+      const keys = await keysOf(ids);
+      assert.equal(keys[0], (T - 60_000) * KEY_SLOTS_PER_MS);
+      // T+1 already holds slots 0 and 1
+      assert.deepEqual(keys.slice(1), [2, 3, 4].map((n) => (T + 1) * KEY_SLOTS_PER_MS + n));
+      const all = await store.db.selectFrom('message').select('search_key').execute();
+      assert.equal(new Set(all.map((r) => Number(r.search_key))).size, all.length, 'every key is used once');
+    });
+
+    test('more messages in one millisecond than it has slots spill over, and time filters stay exact', async () => {
+      const at = T + 10_000;
+      const crowd = await write(Array.from({ length: 3 * KEY_SLOTS_PER_MS }, () => at), '同一毫秒的消息');
+      const later = await write([at + 1], '同一毫秒的消息');
+      assert.ok((await readDrift(store.db)) >= 2, 'the spill is recorded');
+      const inMs = await search('同一毫秒', { from: new Date(at).toISOString(), to: new Date(at + 1).toISOString() });
+      assert.deepEqual([...inMs].sort(), [...crowd].sort(), 'the millisecond holds exactly its own messages');
+      const after = await search('同一毫秒', { from: new Date(at + 1).toISOString() });
+      assert.deepEqual(after, later);
+      // newest first is key order: the later millisecond first, then the crowd in the order it was written
+      assert.deepEqual(await search('同一毫秒'), [...later, ...[...crowd].reverse()]);
+    });
+  });
+}
