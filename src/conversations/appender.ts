@@ -58,6 +58,9 @@ interface Pending {
  * promise resolves only after its message is durable. Seq, hash chain and idempotency are decided
  * inside that transaction, under the conversation row's lock in PostgreSQL.
  */
+/** Runs a transaction and reports when its commit is durable (Store.writeDeferred). */
+export type WriteDeferred = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => Promise<{ result: T; durable: Promise<void> }>;
+
 /** Who serves a conversation at commit time: decides which staff receive its messages live. */
 export interface ConversationRouting {
   assigneeId: string | null;
@@ -67,15 +70,19 @@ export interface ConversationRouting {
 export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[], Map<string, ConversationRouting>] }> {
   private queue: Pending[] = [];
   private running: Promise<void> | null = null;
+  /** batches committed whose durability (the WAL fsync) is still awaited */
+  private readonly settling = new Set<Promise<void>>();
   private readonly maxBatch: number;
+  private readonly writeDeferred: WriteDeferred;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     private readonly dialect: DialectName,
-    opts: { maxBatch?: number } = {},
+    opts: { maxBatch?: number; writeDeferred?: WriteDeferred } = {},
   ) {
     super();
     this.maxBatch = opts.maxBatch ?? 512;
+    this.writeDeferred = opts.writeDeferred ?? (async (fn) => ({ result: await db.transaction().execute(fn), durable: Promise.resolve() }));
   }
 
   append(input: AppendInput): Promise<AppendResult> {
@@ -85,9 +92,12 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
     });
   }
 
-  /** resolves when everything handed to append() so far is committed or failed */
+  /** resolves when everything handed to append() so far is durable or failed */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.settling.size > 0) {
+      if (this.running) await this.running;
+      await Promise.all([...this.settling]);
+    }
   }
 
   private async drainQueue(): Promise<void> {
@@ -100,26 +110,42 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
     this.running = null;
   }
 
+  /**
+   * Commits a batch and returns; its callers are answered when the commit is durable. The next batch may commit
+   * meanwhile: durability arrives in commit order, so acks and broadcasts keep that order.
+   */
   private async commitBatch(batch: Pending[]): Promise<void> {
     let outcomes: Array<AppendResult | AppendError>;
+    let durable: Promise<void>;
     const routing = new Map<string, ConversationRouting>();
     try {
-      outcomes = await this.db.transaction().execute((trx) => this.writeBatch(trx, batch.map((p) => p.input), routing));
+      ({ result: outcomes, durable } = await this.writeDeferred((trx) => this.writeBatch(trx, batch.map((p) => p.input), routing)));
     } catch (err) {
       const e = new AppendError('storage_failed', `message not stored: ${(err as Error).message}`);
       for (const p of batch) p.reject(e);
       return;
     }
-    const fresh: StoredMessage[] = [];
-    batch.forEach((p, i) => {
-      const o = outcomes[i]!;
-      if (o instanceof AppendError) p.reject(o);
-      else {
-        if (!o.duplicate) fresh.push(o.message);
-        p.resolve(o);
-      }
-    });
-    if (fresh.length > 0) this.emit('committed', fresh, routing);
+    const settled = durable.then(
+      () => {
+        const fresh: StoredMessage[] = [];
+        batch.forEach((p, i) => {
+          const o = outcomes[i]!;
+          if (o instanceof AppendError) p.reject(o);
+          else {
+            if (!o.duplicate) fresh.push(o.message);
+            p.resolve(o);
+          }
+        });
+        if (fresh.length > 0) this.emit('committed', fresh, routing);
+      },
+      (err: Error) => {
+        // committed but not known to be on disk: a retry with the same clientId returns the stored message
+        const e = new AppendError('storage_failed', `message not confirmed on disk: ${err.message}`);
+        for (const p of batch) p.reject(e);
+      },
+    );
+    this.settling.add(settled);
+    void settled.finally(() => this.settling.delete(settled));
   }
 
   /**

@@ -44,7 +44,8 @@ export interface KefuServer {
 export async function createServer(config: Config, opts: { store?: Store; logger?: Logger; authPolicy?: Partial<AuthPolicy> } = {}): Promise<KefuServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
-  const appender = new MessageAppender(store.db, store.dialect);
+  store.enableDeferredSync((message) => log.error({ message }, 'WAL checkpoint failed'));
+  const appender = new MessageAppender(store.db, store.dialect, { writeDeferred: store.writeDeferred });
   const updates = new ConversationUpdates();
   const audit = new AuditLog(store.db, store.dialect);
   let shuttingDown = false;

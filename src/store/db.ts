@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { WalSync, startCheckpointer } from './wal-sync.ts';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -24,6 +25,14 @@ export interface Store {
   /** the raw better-sqlite3 handle in embedded mode (online backup, pragmas) */
   sqlite?: SqliteDatabase.Database;
   sqlitePath?: string;
+  /**
+   * For a long-running writer (the server): from now on the message writer's transactions (writeDeferred) commit without
+   * an fsync on the event loop and report when they are durable; WAL checkpoints move to a worker thread. PostgreSQL
+   * commits are durable when they return, so there it is a plain transaction.
+   */
+  enableDeferredSync(onError?: (message: string) => void): void;
+  /** A transaction whose commit is durable when `durable` resolves (at once unless enableDeferredSync was called). */
+  writeDeferred<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<{ result: T; durable: Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -36,7 +45,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrate(db);
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    return {
+      db,
+      dialect: 'postgres',
+      enableDeferredSync() {},
+      writeDeferred: async (fn) => ({ result: await db.transaction().execute(fn), durable: Promise.resolve() }),
+      close: () => db.destroy(),
+    };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const file = sqliteFile(opts.dataDir);
@@ -46,9 +61,44 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // 64 MB of page cache instead of 2 MB: every message touches several indexes (search key, conversation + client id,
+  // sender, time) and the FTS segments, and a miss is a read() on the event loop
+  sqlite.pragma('cache_size = -65536');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrate(db);
-  return { db, dialect: 'sqlite', sqlite, sqlitePath: file, close: () => db.destroy() };
+  let deferred: { wal: WalSync; checkpointer: { stop(): Promise<void> } } | null = null;
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlite,
+    sqlitePath: file,
+    enableDeferredSync(onError) {
+      if (deferred) return;
+      sqlite.pragma('wal_autocheckpoint = 0');
+      deferred = { wal: new WalSync(`${file}-wal`), checkpointer: startCheckpointer(file, 1000, onError) };
+    },
+    async writeDeferred(fn) {
+      if (!deferred) return { result: await db.transaction().execute(fn), durable: Promise.resolve() };
+      const { wal } = deferred;
+      // the connection is held from the pragma to the commit, so no other statement commits without its fsync
+      const result = await db.connection().execute(async (conn) => {
+        await sql`pragma synchronous = normal`.execute(conn);
+        try {
+          return await conn.transaction().execute(fn);
+        } finally {
+          await sql`pragma synchronous = full`.execute(conn);
+        }
+      });
+      return { result, durable: wal.sync() };
+    },
+    async close() {
+      if (deferred) {
+        await deferred.checkpointer.stop();
+        deferred.wal.close();
+      }
+      await db.destroy();
+    },
+  };
 }
 
 /**

@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Makes SQLite commits durable off the event loop. The message writer commits with synchronous=NORMAL (in WAL mode:
+ * the frames reach the OS, not the disk, and kill -9 loses nothing), then waits for sync(): an fdatasync of the WAL
+ * file on libuv's thread pool. Only after that are its messages acknowledged, so an ack still means "on disk"; but
+ * sockets are served while the disk works, and commits made during one fdatasync share the next (group commit of
+ * the fsync itself).
+ */
+export class WalSync {
+  private fd: number | null = null;
+  private inFlight: Promise<void> | null = null;
+  private nextWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+
+  constructor(private readonly walPath: string) {}
+
+  /** resolves when everything written to the WAL before the call is on disk */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.nextWaiters.push({ resolve, reject });
+      if (!this.inFlight) this.startNext();
+    });
+  }
+
+  private startNext(): void {
+    const waiters = this.nextWaiters;
+    this.nextWaiters = [];
+    this.inFlight = this.fdatasync().then(
+      () => waiters.forEach((w) => w.resolve()),
+      (err: Error) => waiters.forEach((w) => w.reject(err)),
+    );
+    void this.inFlight.finally(() => {
+      this.inFlight = null;
+      if (this.nextWaiters.length > 0) this.startNext();
+    });
+  }
+
+  private async fdatasync(): Promise<void> {
+    // the WAL file lives as long as the server's connection is open, so one descriptor serves the whole run
+    this.fd ??= await new Promise<number>((res, rej) => fs.open(this.walPath, 'r', (e, fd) => (e ? rej(e) : res(fd))));
+    const fd = this.fd;
+    await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/** Runs WAL checkpoints of `file` on a worker thread every `everyMs` (see sqlite-checkpoint-worker.mjs). */
+export function startCheckpointer(file: string, everyMs = 1000, onError?: (message: string) => void): { stop(): Promise<void> } {
+  const require = createRequire(import.meta.url);
+  const worker = new Worker(new URL('./sqlite-checkpoint-worker.mjs', import.meta.url), {
+    workerData: { driver: require.resolve('better-sqlite3'), file, everyMs },
+  });
+  worker.on('message', (m: { type: string; message?: string }) => {
+    if (m.type === 'error') onError?.(m.message ?? 'checkpoint failed');
+  });
+  worker.on('error', (err) => onError?.(err.message));
+  worker.unref();
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        // an unreferenced worker would let the process end before its last checkpoint
+        worker.ref();
+        worker.postMessage('stop');
+        // a last checkpoint runs at the next tick of its timer; do not wait for ever on a stuck disk
+        setTimeout(() => void worker.terminate(), 5000).unref();
+      }),
+  };
+}
