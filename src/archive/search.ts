@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
 import { matchCondition, relevanceScore } from '../store/dialect/search.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
-import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
+import { conversationScope, unmaskScope, type Viewer } from '../governance/policies/conversations.ts';
 import { makeSnippet, type Snippet } from './snippet.ts';
 import { maskPii } from '../governance/masking.ts';
 
@@ -93,8 +93,11 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
  * Finds messages: every query word must occur (Chinese as a substring, simplified/traditional and full/half width
  * alike; Latin words by prefix; digits anywhere in a number), within the filters. Newest first or by relevance.
  */
-/** Whose eyes a search is for: a staff member (their scope applies) or the local operator at the server (everything). */
-export type SearchScope = Viewer | 'all';
+/**
+ * Whose eyes a search is for: a staff member (their scope applies), the local operator at the server (everything), or
+ * a staff member's explicit unmasked export (only the conversations their valid unmask grants cover).
+ */
+export type SearchScope = Viewer | 'all' | { unmaskedFor: Viewer };
 
 export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope): Promise<SearchResult> {
   const started = performance.now();
@@ -141,7 +144,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
       conversationId: r.conversation_id,
       externalId: r.external_id,
       customerId: r.customer_id,
-      customerName: r.customer_name,
+      customerName: maskPii(r.customer_name).text,
       channel: r.channel,
       messageId: r.id,
       seq: Number(r.seq),
@@ -191,7 +194,7 @@ export async function filteredMessages(
     .where('m.type', '!=', 'event')
     // content removed by retention is gone from search and export too
     .where('m.purged_at', 'is', null);
-  if (scope !== 'all') base = base.where(conversationScope(scope));
+  if (scope !== 'all') base = base.where('unmaskedFor' in scope ? unmaskScope(scope.unmaskedFor) : conversationScope(scope));
   if (engineQuery !== null) base = base.where(matchCondition(dialect, engineQuery));
   if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
   if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));

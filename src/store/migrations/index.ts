@@ -7,6 +7,7 @@ import * as m005 from './005_auth.ts';
 import * as m007 from './007_retention.ts';
 import * as m008 from './008_checkpoints.ts';
 import * as m006 from './006_grants.ts';
+import * as m009 from './009_grant_unmask.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '006_grants': m006,
   '007_retention': m007,
   '008_checkpoints': m008,
+  '009_grant_unmask': m009,
 };
 
 export const migrationProvider: MigrationProvider = {
