@@ -37,6 +37,8 @@ const HTTP: Record<string, { q: Expect; p?: Expect }> = {
   'GET /api/v1/conversations': { q: staff(200, 200, 200, 200) },
   'GET /api/v1/conversations/:id': { q: staff(200, 200, 200, 404), p: staff(404, 404, 200, 404) },
   'GET /api/v1/conversations/:id/messages': { q: staff(200, 200, 200, 404), p: staff(404, 404, 200, 404) },
+  // 显示原文 needs an unmask grant, which nobody here holds: readers are told so (403), others find nothing (404)
+  'POST /api/v1/conversations/:id/unmask': { q: staff(403, 403, 403, 404), p: staff(404, 404, 403, 404) },
   'POST /api/v1/conversations/:id/read': { q: staff(200, 200, 200, 404), p: staff(404, 404, 200, 404) },
   'POST /api/v1/conversations/:id/resolve': { q: staff(200, 200, 403, 404), p: staff(404, 404, 403, 404) },
   'GET /api/v1/customers/:id': { q: staff(200, 200, 200, 404), p: staff(404, 404, 200, 404) },
@@ -58,6 +60,9 @@ const HTTP: Record<string, { q: Expect; p?: Expect }> = {
   'POST /api/v1/grants/:id/approve': { q: staff(403, 403, 403, 404) },
   'POST /api/v1/grants/:id/deny': { q: staff(403, 403, 403, 400) },
   'POST /api/v1/grants/:id/revoke': { q: staff(404, 404, 404, 404) },
+  // who approves besides admins: an admin setting (the empty body here is refused as invalid)
+  'GET /api/v1/admin/settings/grant-approvers': { q: staff(403, 403, 403, 200) },
+  'PUT /api/v1/admin/settings/grant-approvers': { q: staff(403, 403, 403, 400) },
 };
 
 /** expected ack of agent-namespace events on Q and P: 'ok' or the refusal code; none cannot connect at all */

@@ -59,4 +59,21 @@ describe('kefu grant', () => {
     assert.equal(revoked.status, 0, revoked.stderr);
     assert.match(kefu(['list']).stdout, new RegExp(`^${ids[0]}\\s+revoked`, 'm'));
   });
+
+  test('settings get|set grant-approver-roles: admin always, audited as a configuration change', async () => {
+    const settings = (args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/kefu.mjs'), 'settings', ...args], { env: { ...process.env, KEFU_DATA_DIR: dataDir, KEFU_DATABASE_URL: '' }, encoding: 'utf8' });
+    assert.equal(settings(['get', 'grant-approver-roles']).stdout, 'admin\n');
+    const set = settings(['set', 'grant-approver-roles', 'admin,supervisor']);
+    assert.equal(set.status, 0, set.stderr);
+    assert.equal(set.stdout, 'grant-approver-roles: supervisor,admin\n');
+    assert.equal(settings(['get', 'grant-approver-roles']).stdout, 'supervisor,admin\n');
+    const bad = settings(['set', 'grant-approver-roles', 'supervisor']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /must include admin/);
+    assert.match(settings(['get', 'colour']).stderr, /unknown setting "colour" \(known: 2fa-roles, grant-approver-roles\)/);
+    const [change] = await listAudit(store.db, { action: 'config.change' });
+    assert.equal(change!.actor.login, 'local-operator');
+    assert.deepEqual(change!.target, { type: 'setting', id: 'grantApproverRoles' });
+    assert.deepEqual(change!.detail, { from: ['admin'], to: ['supervisor', 'admin'] });
+  });
 });

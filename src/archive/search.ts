@@ -4,7 +4,7 @@ import type { Database, DialectName, MessageType, SenderKind } from '../store/in
 import { countInIndex, matchingMessages, relevanceScore, searchKeyColumn } from '../store/dialect/search.ts';
 import { keyRange, readDrift } from '../store/search-keys.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
-import { conversationScope, type Viewer } from '../governance/policies/conversations.ts';
+import { conversationScope, unmaskScope, type Viewer } from '../governance/policies/conversations.ts';
 import { makeSnippet, type Snippet } from './snippet.ts';
 import { maskPii } from '../governance/masking.ts';
 
@@ -97,8 +97,11 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
  * Finds messages: every query word must occur (Chinese as a substring, simplified/traditional and full/half width
  * alike; Latin words by prefix; digits anywhere in a number), within the filters. Newest first or by relevance.
  */
-/** Whose eyes a search is for: a staff member (their scope applies) or the local operator at the server (everything). */
-export type SearchScope = Viewer | 'all';
+/**
+ * Whose eyes a search is for: a staff member (their scope applies), the local operator at the server (everything), or
+ * a staff member's explicit unmasked export (only the conversations their valid unmask grants cover).
+ */
+export type SearchScope = Viewer | 'all' | { unmaskedFor: Viewer };
 
 export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope): Promise<SearchResult> {
   const started = performance.now();
@@ -177,7 +180,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
       conversationId: r.conversation_id,
       externalId: r.external_id,
       customerId: r.customer_id,
-      customerName: r.customer_name,
+      customerName: maskPii(r.customer_name).text,
       channel: r.channel,
       messageId: r.id,
       seq: Number(r.seq),
@@ -233,7 +236,7 @@ export async function filteredMessages(
     .where('m.type', '!=', 'event')
     // content removed by retention is gone from search and export too
     .where('m.purged_at', 'is', null);
-  if (scope !== 'all') base = base.where(conversationScope(scope));
+  if (scope !== 'all') base = base.where('unmaskedFor' in scope ? unmaskScope(scope.unmaskedFor) : conversationScope(scope));
   if (engineQuery === null) {
     const { lo, hi } = timeKeyRange(params, await readDrift(db));
     if (lo !== undefined) base = base.where('m.search_key', '>=', lo);

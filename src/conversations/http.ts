@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { getCustomer } from '../customers/index.ts';
 import { actorOf, requireViewer } from '../governance/http.ts';
-import { canReadConversation, canReadCustomer, canWriteConversation, grantUsedFor, unreadableAs, type Viewer } from '../governance/policies/conversations.ts';
+import { canReadConversation, canReadCustomer, canWriteConversation, grantUsedFor, unmaskGrantFor, unreadableAs, type Viewer } from '../governance/policies/conversations.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
@@ -14,6 +14,13 @@ import { presentCustomerForStaff } from '../customers/index.ts';
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const inboxQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().optional() });
 const messagesQuery = z.object({ afterSeq: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(200) });
+const unmaskBody = z
+  .object({
+    afterSeq: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(1000).default(500),
+    reason: z.string().trim().max(500).optional(),
+  })
+  .strict();
 const readBody = z.object({ seq: z.number().int().min(0) }).strict();
 
 export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Database>, updates: ConversationUpdates, audit: AuditLog) {
@@ -44,7 +51,9 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const { id } = parseOr400(idParams, request.params);
     const c = await load(viewer, id);
     const customer = await getCustomer(db, c.customerId);
-    return { conversation: presentConversation({ ...c, customerName: customer?.name }), customer: customer && presentCustomerForStaff(customer) };
+    // the console offers 显示原文 only to the holder of an unmask grant; unmasking itself is the POST below
+    const mayUnmask = (await unmaskGrantFor(db, viewer, id)) !== null;
+    return { conversation: presentConversation({ ...c, customerName: customer?.name }), customer: customer && presentCustomerForStaff(customer), mayUnmask };
   });
 
   app.get('/api/v1/conversations/:id/messages', async (request) => {
@@ -56,6 +65,27 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const grant = await grantUsedFor(db, user, { conversationId: id });
     await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'conversation', id }, ip: request.ip, detail: { afterSeq: q.afterSeq, messages: messages.length, ...(grant ? { grant } : {}) } });
     return { messages: messages.map((m) => presentMessage(m, 'staff')), hasMore: messages.length === q.limit };
+  });
+
+  // 显示原文: the original text, explicitly asked for (a POST, so no link or prefetch does it), through a valid unmask
+  // grant covering the conversation, and audited as unmask with the grant, the messages shown and the client address
+  app.post('/api/v1/conversations/:id/unmask', async (request) => {
+    const viewer = await requireViewer(db, request);
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(unmaskBody, request.body ?? {});
+    await load(viewer, id, 'read', { ip: request.ip });
+    const grant = await unmaskGrantFor(db, viewer, id);
+    if (!grant) throw new HttpError(403, 'unmask_grant_required', `showing the original text of conversation ${id} needs an approved access request that allows unmasking (POST /api/v1/grants with unmask: true)`);
+    const messages = await listMessagesAfter(db, id, body.afterSeq, body.limit);
+    const views = messages.map((m) => presentMessage(m, 'staff_unmasked'));
+    await audit.record({
+      actor: actorOf(viewer),
+      action: 'unmask',
+      target: { type: 'conversation', id },
+      ip: request.ip,
+      detail: { grant, afterSeq: body.afterSeq, messages: messages.length, withPii: views.filter((v) => v.pii && v.pii.length > 0).map((v) => v.seq), ...(body.reason ? { reason: body.reason } : {}) },
+    });
+    return { messages: views, hasMore: messages.length === body.limit, grant };
   });
 
   app.post('/api/v1/conversations/:id/read', async (request) => {

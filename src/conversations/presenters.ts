@@ -14,20 +14,25 @@ export interface MessageView {
   text: string;
   createdAt: string;
   hash: string;
-  /** for staff: the kinds of personal data masked in text */
+  /** for staff: the kinds of personal data masked in text (or, when unmasked, that would be) */
   pii?: PiiKind[];
+  /** true only in the answer to an explicit, audited unmask request */
+  unmasked?: true;
 }
 
 /**
- * Staff see phone, ID-card and bank-card numbers and emails masked (no unmask grants exist yet); `pii` says what was
- * found, so the console can warn the agent. The customer sees their own words as written.
+ * Who a message is shown to:
+ * - `staff`: phone, ID-card and bank-card numbers and emails masked; `pii` says what was found, so the console can
+ *   warn the agent. Every staff view is this one, grant or no grant: unmasking is always explicit.
+ * - `staff_unmasked`: the text as written, for the unmask route only, after the policy found a valid unmask grant
+ *   (policies/conversations.ts unmaskGrantFor) and the unmask was audited.
+ * - `customer`: the customer sees their own words as written.
  */
-export function presentMessage(m: StoredMessage, audience: 'customer' | 'staff'): MessageView {
-  if (audience === 'staff') {
-    const masked = maskPii(m.body);
-    return { ...plainView(m), text: masked.text, pii: masked.found };
-  }
-  return plainView(m);
+export function presentMessage(m: StoredMessage, audience: 'customer' | 'staff' | 'staff_unmasked'): MessageView {
+  if (audience === 'customer') return plainView(m);
+  const masked = maskPii(m.body);
+  if (audience === 'staff_unmasked') return { ...plainView(m), pii: masked.found, unmasked: true };
+  return { ...plainView(m), text: masked.text, pii: masked.found };
 }
 
 function plainView(m: StoredMessage): MessageView {
@@ -46,20 +51,21 @@ function plainView(m: StoredMessage): MessageView {
 
 type LastMessage = { senderKind: string; type: string; body: string; createdAt: number } | null;
 
+/** A conversation as staff see it (in lists too): the customer's name and the last message's text masked. */
 export function presentConversation(c: Conversation & { customerName?: string; unread?: number; lastMessage?: LastMessage }) {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     id: c.id,
     externalId: c.externalId,
     customerId: c.customerId,
-    customerName: c.customerName,
+    customerName: c.customerName === undefined ? undefined : maskPii(c.customerName).text,
     channel: c.channel,
     groupId: c.groupId,
     assigneeId: c.assigneeId,
     state: c.state,
     lastSeq: c.lastSeq,
     unread: c.unread,
-    lastMessage: c.lastMessage ? { senderKind: c.lastMessage.senderKind, type: c.lastMessage.type, text: c.lastMessage.body, createdAt: iso(c.lastMessage.createdAt) } : c.lastMessage,
+    lastMessage: c.lastMessage ? { senderKind: c.lastMessage.senderKind, type: c.lastMessage.type, text: maskPii(c.lastMessage.body).text, createdAt: iso(c.lastMessage.createdAt) } : c.lastMessage,
     lastMessageAt: iso(c.lastMessageAt),
     createdAt: iso(c.createdAt),
     firstResponseAt: iso(c.firstResponseAt),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { newId, type Database, type DialectName, type GrantScopeKind } from '../store/index.ts';
 import { SearchError, engineQueryFor, filteredMessages, searchParamsSchema } from '../archive/search.ts';
 import type { AuditActor, AuditLog } from './audit.ts';
-import type { Role } from './users.ts';
+import { grantApproverRoles, mayDecide, mayDecideOn } from './policies/grants.ts';
 
 /**
  * Access grants (申请-审批): a member of staff asks to read a scope (a customer, a set of conversations, or what a
@@ -12,8 +12,6 @@ import type { Role } from './users.ts';
  * approved and unexpired. docs/SECURITY.md, "Access grants", states the rules for readers outside the code.
  */
 
-/** Who may decide on a request: admins (and the local operator through the CLI). */
-export const APPROVER_ROLES: readonly Role[] = ['admin'];
 export const MIN_REASON_LENGTH = 5;
 export const MIN_DURATION_HOURS = 1;
 export const MAX_DURATION_HOURS = 30 * 24;
@@ -34,11 +32,13 @@ const durationHours = z
   .min(MIN_DURATION_HOURS, `the duration is at least ${MIN_DURATION_HOURS} hour`)
   .max(MAX_DURATION_HOURS, `the duration is at most ${MAX_DURATION_HOURS} hours (30 days)`);
 const id = z.string().trim().min(1).max(100);
+/** the grant also lets its holder ask for the unmasked text of what it covers */
+const unmask = z.boolean().optional();
 
 export const grantRequestSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('customer'), customerId: id, reason, durationHours }).strict(),
-  z.object({ kind: z.literal('conversations'), conversationIds: z.array(id).min(1, 'name at least one conversation').max(MAX_CONVERSATIONS_PER_REQUEST), reason, durationHours }).strict(),
-  z.object({ kind: z.literal('query'), query: grantQuerySchema, reason, durationHours }).strict(),
+  z.object({ kind: z.literal('customer'), customerId: id, reason, durationHours, unmask }).strict(),
+  z.object({ kind: z.literal('conversations'), conversationIds: z.array(id).min(1, 'name at least one conversation').max(MAX_CONVERSATIONS_PER_REQUEST), reason, durationHours, unmask }).strict(),
+  z.object({ kind: z.literal('query'), query: grantQuerySchema, reason, durationHours, unmask }).strict(),
 ]);
 export type GrantRequest = z.infer<typeof grantRequestSchema>;
 
@@ -63,6 +63,8 @@ export interface Grant {
   conversations: number | null;
   revokedAt: string | null;
   revokedBy: string | null;
+  /** whether the grant also allows unmasking (explicit, audited as unmask) */
+  unmask: boolean;
 }
 
 export type GrantErrorCode = 'not_found' | 'invalid' | 'forbidden' | 'self_approval' | 'not_pending' | 'not_active' | 'too_broad';
@@ -110,12 +112,8 @@ export function presentGrant(r: Row, now = Date.now()): Grant {
     conversations: r.covered_count === null ? null : Number(r.covered_count),
     revokedAt: iso(r.revoked_at),
     revokedBy: r.revoked_by,
+    unmask: Number(r.unmask) === 1,
   };
-}
-
-/** Approvers decide on others' requests; the local operator (CLI) decides as the server's owner. */
-export function mayDecide(actor: GrantActor): boolean {
-  return actor.id === null || APPROVER_ROLES.includes(actor.role as Role);
 }
 
 /** Checks that what a request names exists, and stores it by internal ids. */
@@ -205,6 +203,7 @@ export async function requestGrant(deps: GrantDeps, requester: { id: string; log
     covered_count: null,
     revoked_at: null,
     revoked_by: null,
+    unmask: input.unmask ? 1 : 0,
   };
   await db.insertInto('access_grant').values(row).execute();
   await audit.record({
@@ -212,7 +211,7 @@ export async function requestGrant(deps: GrantDeps, requester: { id: string; log
     action: 'grant.request',
     target: { type: 'grant', id: row.id },
     ip: ctx.ip,
-    detail: { scope, reason: input.reason, durationHours: input.durationHours, conversationsNow: covered.length },
+    detail: { scope, reason: input.reason, durationHours: input.durationHours, conversationsNow: covered.length, unmask: input.unmask === true },
   });
   return presentGrant(row);
 }
@@ -223,9 +222,11 @@ async function load(db: Kysely<Database>, grantId: string): Promise<Row> {
   return r;
 }
 
-function checkDecider(actor: GrantActor, r: Row): void {
-  if (!mayDecide(actor)) throw new GrantError('forbidden', `only ${APPROVER_ROLES.join(', ')} may approve or deny access requests`);
-  if (actor.id !== null && actor.id === r.requester_id) throw new GrantError('self_approval', 'nobody may decide on their own access request; another approver must');
+async function checkDecider(db: Kysely<Database>, actor: GrantActor, r: Row): Promise<void> {
+  const roles = await grantApproverRoles(db);
+  const may = mayDecideOn(actor, r.requester_id, roles);
+  if (may === 'not_approver') throw new GrantError('forbidden', `only ${roles.join(', ')} may approve or deny access requests`);
+  if (may === 'own_request') throw new GrantError('self_approval', 'nobody may decide on their own access request; another approver must');
   if (r.state !== 'requested') throw new GrantError('not_pending', `grant ${r.id} was already decided (${presentGrant(r).state})`);
 }
 
@@ -237,7 +238,7 @@ export async function approveGrant(deps: GrantDeps, grantId: string, approver: G
   const { db, dialect, audit } = deps;
   const now = ctx.now ?? Date.now();
   const before = await load(db, grantId);
-  checkDecider(approver, before);
+  await checkDecider(db, approver, before);
   const scope = presentGrant(before).scope;
   const covered = await coveredConversations(db, dialect, scope);
   if (covered.length > MAX_GRANT_CONVERSATIONS) throw tooBroad(covered.length);
@@ -263,7 +264,7 @@ export async function approveGrant(deps: GrantDeps, grantId: string, approver: G
     action: 'grant.approve',
     target: { type: 'grant', id: grantId },
     ip: ctx.ip,
-    detail: { requester: before.requester_login, scope, expiresAt: new Date(expiresAt).toISOString(), conversations: covered.length, ...(ctx.note ? { note: ctx.note } : {}) },
+    detail: { requester: before.requester_login, scope, unmask: Number(before.unmask) === 1, expiresAt: new Date(expiresAt).toISOString(), conversations: covered.length, ...(ctx.note ? { note: ctx.note } : {}) },
   });
   return presentGrant(await load(db, grantId), now);
 }
@@ -272,7 +273,7 @@ export async function approveGrant(deps: GrantDeps, grantId: string, approver: G
 export async function denyGrant(deps: GrantDeps, grantId: string, approver: GrantActor, note: string, ctx: Context = {}): Promise<Grant> {
   const { db, audit } = deps;
   const now = ctx.now ?? Date.now();
-  checkDecider(approver, await load(db, grantId));
+  await checkDecider(db, approver, await load(db, grantId));
   const r = await db
     .updateTable('access_grant')
     .set({ state: 'denied', approver_id: approver.id, approver_login: approver.login, decided_at: now, decision_note: note })
@@ -292,7 +293,7 @@ export async function revokeGrant(deps: GrantDeps, grantId: string, actor: Grant
   const { db, audit } = deps;
   const now = ctx.now ?? Date.now();
   const before = await load(db, grantId);
-  if (actor.id !== before.requester_id && !mayDecide(actor)) throw new GrantError('not_found', `grant ${grantId} does not exist`);
+  if (actor.id !== before.requester_id && !mayDecide(actor, await grantApproverRoles(db))) throw new GrantError('not_found', `grant ${grantId} does not exist`);
   const state = presentGrant(before, now).state;
   if (state !== 'requested' && state !== 'approved') throw new GrantError('not_active', `grant ${grantId} is ${state}; only a pending or valid grant can be revoked`);
   const r = await db

@@ -4,6 +4,7 @@ export * from './audit.ts';
 export * from './integrity.ts';
 export * from './org.ts';
 export * from './policies/conversations.ts';
+export * from './policies/grants.ts';
 export * from './grants.ts';
 export * from './auth-policy.ts';
 export * from './settings.ts';

@@ -7,7 +7,7 @@ import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
 import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from '../governance/org.ts';
 import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, createCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
-import { ALWAYS_TWO_FACTOR, PolicyError, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
+import { ALWAYS_APPROVER, ALWAYS_TWO_FACTOR, PolicyError, grantApproverRoles, setGrantApproverRoles, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
 import { importCommand } from '../archive/import/index.ts';
@@ -151,27 +151,35 @@ user
   );
 
 const settings = program.command('settings').description('settings kept in the database (the same on every node)');
+/** The settings the CLI reads and writes: each names its stored key (the audit target) and its rule. */
+const SETTINGS = {
+  '2fa-roles': { key: 'twoFactorRequiredRoles', get: twoFactorRequiredRoles, set: setTwoFactorRequiredRoles },
+  'grant-approver-roles': { key: 'grantApproverRoles', get: grantApproverRoles, set: setGrantApproverRoles },
+} as const;
+const settingNamed = (name: string) => {
+  if (!Object.hasOwn(SETTINGS, name)) throw new PolicyError(`unknown setting "${name}" (known: ${Object.keys(SETTINGS).join(', ')})`);
+  return SETTINGS[name as keyof typeof SETTINGS];
+};
 settings
   .command('get')
-  .description('print a setting: 2fa-roles (the roles that must sign in with two-factor authentication)')
-  .argument('<name>', '2fa-roles')
+  .description('print a setting: 2fa-roles (the roles that must sign in with two-factor authentication), grant-approver-roles (the roles that approve or deny access requests)')
+  .argument('<name>', '2fa-roles | grant-approver-roles')
   .action((name: string) =>
     withStore(async (store) => {
-      if (name !== '2fa-roles') throw new PolicyError(`unknown setting "${name}" (known: 2fa-roles)`);
-      process.stdout.write(`${(await twoFactorRequiredRoles(store.db)).join(',')}\n`);
+      process.stdout.write(`${(await settingNamed(name).get(store.db)).join(',')}\n`);
     }),
   );
 settings
   .command('set')
-  .description(`change a setting: 2fa-roles ROLE,ROLE… (must include ${ALWAYS_TWO_FACTOR.join(' and ')})`)
-  .argument('<name>', '2fa-roles')
+  .description(`change a setting: 2fa-roles ROLE,ROLE… (must include ${ALWAYS_TWO_FACTOR.join(' and ')}); grant-approver-roles ROLE,ROLE… (must include ${ALWAYS_APPROVER.join(', ')})`)
+  .argument('<name>', '2fa-roles | grant-approver-roles')
   .argument('<value>', 'e.g. supervisor,auditor,admin')
   .action((name: string, value: string) =>
     withStore(async (store, audit) => {
-      if (name !== '2fa-roles') throw new PolicyError(`unknown setting "${name}" (known: 2fa-roles)`);
-      const change = await setTwoFactorRequiredRoles(store.db, value.split(',').map((r) => r.trim()).filter(Boolean));
-      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'setting', id: 'twoFactorRequiredRoles' }, detail: change });
-      process.stdout.write(`2fa-roles: ${change.to.join(',')}\n`);
+      const setting = settingNamed(name);
+      const change = await setting.set(store.db, value.split(',').map((r) => r.trim()).filter(Boolean));
+      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'setting', id: setting.key }, detail: change });
+      process.stdout.write(`${name}: ${change.to.join(',')}\n`);
     }),
   );
 

@@ -204,6 +204,8 @@ export interface AccessGrantTable {
   covered_count: number | null;
   revoked_at: number | null;
   revoked_by: string | null;
+  /** 1: the grant also lets its holder ask for the unmasked text of what it covers (unmask audited each time) */
+  unmask: number;
 }
 
 /** The conversations an approved grant covers, fixed when it was approved. */

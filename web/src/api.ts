@@ -22,6 +22,8 @@ export interface MessageView {
   hash: string;
   /** kinds of personal data the server masked in text (phone, ID card, bank card, email) */
   pii?: string[];
+  /** the original text, from an explicit (audited) unmask through an unmask grant */
+  unmasked?: true;
 }
 
 export interface ConversationSummary {
@@ -114,11 +116,13 @@ export interface Grant {
   conversations: number | null;
   revokedAt: string | null;
   revokedBy: string | null;
+  /** the grant also allows 显示原文 (unmasking) for what it covers */
+  unmask: boolean;
   /** pending requests, for approvers: how many conversations approving now would cover */
   preview?: { conversations: number; tooBroad: boolean };
 }
 
-export type GrantRequest = GrantScope & { reason: string; durationHours: number };
+export type GrantRequest = GrantScope & { reason: string; durationHours: number; unmask?: boolean };
 
 /** A completed sign-in; twoFactorEnrolmentRequired: the session may only set up two-factor until that is done. */
 export interface SignedIn {
@@ -163,6 +167,11 @@ export interface SessionView {
 export interface TwoFactorPolicy {
   roles: Role[];
   alwaysRequired: Role[];
+}
+
+export interface ApproverPolicy {
+  roles: Role[];
+  alwaysApprover: Role[];
 }
 
 export const OPEN_STATES: readonly ConversationState[] = ['bot', 'queued', 'assigned'];
@@ -278,9 +287,13 @@ export const api = {
   changePassword: (current: string, next: string) => request<{ ok: true; revokedSessions: number }>('POST', '/api/v1/auth/password', { current, next }),
   twoFactorPolicy: () => request<TwoFactorPolicy>('GET', '/api/v1/admin/settings/2fa'),
   setTwoFactorPolicy: (roles: Role[]) => request<TwoFactorPolicy>('PUT', '/api/v1/admin/settings/2fa', { roles }),
+  approverPolicy: () => request<ApproverPolicy>('GET', '/api/v1/admin/settings/grant-approvers'),
+  setApproverPolicy: (roles: Role[]) => request<ApproverPolicy>('PUT', '/api/v1/admin/settings/grant-approvers', { roles }),
   logout: () => request<{ ok: true }>('POST', '/api/v1/auth/logout'),
   inbox: (limit = 200) => request<{ conversations: ConversationSummary[] }>('GET', `/api/v1/conversations?limit=${limit}`),
-  conversation: (id: string) => request<{ conversation: ConversationSummary; customer: Customer | null }>('GET', `/api/v1/conversations/${enc(id)}`),
+  conversation: (id: string) => request<{ conversation: ConversationSummary; customer: Customer | null; mayUnmask?: boolean }>('GET', `/api/v1/conversations/${enc(id)}`),
+  /** 显示原文: the original text through an unmask grant; audited as unmask on the server */
+  unmask: (id: string, afterSeq = 0) => request<{ messages: MessageView[]; hasMore: boolean; grant: string }>('POST', `/api/v1/conversations/${enc(id)}/unmask`, { afterSeq, limit: 1000 }),
   messages: (id: string, afterSeq: number, limit: number) =>
     request<{ messages: MessageView[]; hasMore: boolean }>('GET', `/api/v1/conversations/${enc(id)}/messages?afterSeq=${afterSeq}&limit=${limit}`),
   markRead: (id: string, seq: number) => request<{ ok: true }>('POST', `/api/v1/conversations/${enc(id)}/read`, { seq }),
@@ -292,7 +305,7 @@ export const api = {
   },
   customer: (id: string) => request<{ customer: Customer; conversations: ConversationSummary[] }>('GET', `/api/v1/customers/${enc(id)}`),
   requestGrant: (body: GrantRequest) => request<{ grant: Grant }>('POST', '/api/v1/grants', body),
-  grants: (which: 'mine' | 'pending' | 'all') => request<{ grants: Grant[] }>('GET', `/api/v1/grants?${which}=1`),
+  grants: (which: 'mine' | 'pending' | 'all') => request<{ grants: Grant[]; mayDecide: boolean }>('GET', `/api/v1/grants?${which}=1`),
   approveGrant: (id: string, note?: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/approve`, note ? { note } : {}),
   denyGrant: (id: string, note: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/deny`, { note }),
   revokeGrant: (id: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/revoke`, {}),

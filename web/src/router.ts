@@ -9,7 +9,7 @@ import { createElement, useSyncExternalStore, type AnchorHTMLAttributes, type Mo
  *   /archive[?q=…&from=…]          chat history search
  *   /customers                     customer lookup
  *   /customers/:id                 a customer's profile and whole history
- *   /grants[?kind=…&ids=…]         access requests (申请-审批); the query pre-fills a new request
+ *   /grants[?kind=…&ids=…&unmask=1] access requests (申请-审批); the query pre-fills a new request
  *   /audit                         the audit trail (auditors and admins)
  */
 
@@ -78,9 +78,10 @@ export const paths = {
     return qs ? `/archive?${qs}` : '/archive';
   },
   /** the access requests page, optionally with a new request pre-filled (e.g. for a conversation one may not read) */
-  grants: (prefill?: { kind: 'conversations'; ids: string[] } | { kind: 'customer'; id: string }) => {
+  grants: (prefill?: ({ kind: 'conversations'; ids: string[] } | { kind: 'customer'; id: string }) & { unmask?: boolean }) => {
     if (!prefill) return '/grants';
     const qs = new URLSearchParams(prefill.kind === 'customer' ? { kind: 'customer', customer: prefill.id } : { kind: 'conversations', ids: prefill.ids.join(',') });
+    if (prefill.unmask) qs.set('unmask', '1');
     return `/grants?${qs}`;
   },
 };

@@ -16,6 +16,8 @@ const createBody = exportFiltersSchema
     format: z.enum(EXPORT_FORMATS),
     /** zone of the time column; the console sends the browser's */
     tz: timeZoneSchema.optional(),
+    /** explicit unmasked export: the conversations the caller's unmask grants cover, as written (audited as unmask) */
+    unmask: z.boolean().optional(),
   })
   .strict();
 const idParams = z.object({ id: z.string().min(1).max(100) });
@@ -30,6 +32,7 @@ export function presentJob(job: ExportJob, expiresAt: number | null) {
     format: job.format,
     filters: job.filters,
     timeZone: job.timeZone,
+    unmasked: job.unmasked,
     rows: job.rows,
     totalRows: job.totalRows,
     progress: Math.round(progress * 1000) / 1000,
@@ -60,15 +63,16 @@ export function registerExportRoutes(app: FastifyInstance, deps: { store: Store;
 
   app.post('/api/v1/exports', async (request, reply) => {
     const viewer = await requireViewer(deps.store.db, request);
-    const { format, tz, ...filters } = parseOr400(createBody, request.body);
+    const { format, tz, unmask, ...filters } = parseOr400(createBody, request.body);
     let job: ExportJob;
     try {
-      job = await jobs.create(viewer, { format, filters, timeZone: tz ?? serverTimeZone() });
+      job = await jobs.create(viewer, { format, filters, timeZone: tz ?? serverTimeZone(), unmask });
     } catch (err) {
       if (err instanceof ExportJobError) throw new HttpError(err.status, err.code, err.message);
       throw err;
     }
-    await deps.audit.record({ actor: actorOf(viewer), action: 'export', query: filters, ip: request.ip, detail: { phase: 'requested', job: job.id, format, via: 'http' } });
+    await deps.audit.record({ actor: actorOf(viewer), action: 'export', query: filters, ip: request.ip, detail: { phase: 'requested', job: job.id, format, via: 'http', ...(job.unmasked ? { unmasked: true } : {}) } });
+    if (job.unmasked) await deps.audit.record({ actor: actorOf(viewer), action: 'unmask', target: { type: 'export', id: job.id }, query: filters, ip: request.ip, detail: { grants: job.unmaskGrants, format } });
     return reply.status(202).send({ job: presentJob(job, jobs.expiresAt(job)) });
   });
 
@@ -100,7 +104,7 @@ export function registerExportRoutes(app: FastifyInstance, deps: { store: Store;
       action: 'export',
       query: job.filters,
       ip: request.ip,
-      detail: { phase: 'downloaded', job: job.id, format: job.format, rows: job.rows, sha256: job.sha256 },
+      detail: { phase: 'downloaded', job: job.id, format: job.format, rows: job.rows, sha256: job.sha256, ...(job.unmasked ? { unmasked: true, grants: job.unmaskGrants } : {}) },
     });
     return reply
       .type(CONTENT_TYPES[job.format])

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/index.ts';
-import type { Viewer } from '../../governance/index.ts';
+import { unmaskGrantsOf, type Viewer } from '../../governance/index.ts';
 import { SearchError } from '../search.ts';
 import { isoFormatter } from './columns.ts';
 import { ExportError, exportMessages, type ExportFormat } from './export.ts';
@@ -18,6 +18,10 @@ export interface ExportJob {
   format: ExportFormat;
   filters: ExportFilters;
   timeZone: string;
+  /** an explicit unmasked export: only the conversations the owner's unmask grants cover, as written */
+  unmasked: boolean;
+  /** the unmask grants valid when it was asked for */
+  unmaskGrants: string[];
   state: ExportJobState;
   rows: number;
   totalRows: number | null;
@@ -79,11 +83,15 @@ export class ExportJobs {
   }
 
   /** Queues an export; refuses filters that cannot run (an unknown agent) and too many pending jobs of one user. */
-  async create(owner: Viewer, request: { format: ExportFormat; filters: ExportFilters; timeZone: string }): Promise<ExportJob> {
+  async create(owner: Viewer, request: { format: ExportFormat; filters: ExportFilters; timeZone: string; unmask?: boolean }): Promise<ExportJob> {
     if (this.closed) throw new ExportJobError(503, 'shutting_down', 'the server is shutting down; ask again in a moment');
     const pending = [...this.jobs.values()].filter((j) => j.owner.id === owner.id && (j.state === 'queued' || j.state === 'running')).length;
     if (pending >= this.maxPendingPerUser) {
       throw new ExportJobError(429, 'too_many_exports', `you already have ${pending} exports waiting or running; wait until one has finished`);
+    }
+    const unmaskGrants = request.unmask ? await unmaskGrantsOf(this.store.db, owner) : [];
+    if (request.unmask && unmaskGrants.length === 0) {
+      throw new ExportJobError(403, 'unmask_grant_required', 'an unmasked export needs an approved access request that allows unmasking; without one, export masked');
     }
     try {
       await checkExportFilters(this.store, request.filters, owner);
@@ -98,6 +106,8 @@ export class ExportJobs {
       format: request.format,
       filters: request.filters,
       timeZone: request.timeZone,
+      unmasked: request.unmask === true,
+      unmaskGrants,
       state: 'queued',
       rows: 0,
       totalRows: null,
@@ -140,7 +150,9 @@ export class ExportJobs {
     const done = exportMessages(this.store, job.filters, {
       format: job.format,
       out: job.file,
-      scope: job.owner,
+      // the unmask grants are looked up again as the rows are read: one revoked meanwhile no longer counts
+      scope: job.unmasked ? { unmaskedFor: job.owner } : job.owner,
+      mask: !job.unmasked,
       timeZone: job.timeZone,
       batchSize: this.opts.batchSize,
       signal: abort.signal,

@@ -159,3 +159,59 @@ export async function sensitiveAmong(db: Kysely<Database>, conversationIds: read
   const rows = await db.selectFrom('conversation as c').select('c.id').where('c.id', 'in', [...new Set(conversationIds)]).where(sensitive).execute();
   return new Set(rows.map((r) => r.id));
 }
+
+/**
+ * Unmasking (解除脱敏): the original text of a conversation, with its phone, ID card and bank card numbers and emails,
+ * is shown only to the holder of a valid grant that allows unmasking and covers the conversation — whatever their
+ * role: even a conversation in one's own scope is shown masked without one. Read, like `granted`, at every use.
+ */
+function unmaskGranted(eb: ExpressionBuilder<any, any>, viewer: Viewer, now: number): Expression<SqlBool> {
+  return eb(
+    'c.id',
+    'in',
+    eb
+      .selectFrom('access_grant_conversation as ugc')
+      .innerJoin('access_grant as ug', 'ug.id', 'ugc.grant_id')
+      .select('ugc.conversation_id')
+      .where('ug.requester_id', '=', viewer.id)
+      .where('ug.state', '=', 'approved')
+      .where('ug.unmask', '=', 1)
+      .where('ug.expires_at', '>', now),
+  );
+}
+
+/** The conversations (alias `c`) a viewer may see unmasked now: for an explicit unmasked export. */
+export function unmaskScope(viewer: Viewer) {
+  return (eb: ExpressionBuilder<any, any>): Expression<SqlBool> => unmaskGranted(eb, viewer, Date.now());
+}
+
+/** The viewer's grants that allow unmasking and are valid now: an unmasked export needs at least one. */
+export async function unmaskGrantsOf(db: Kysely<Database>, viewer: Viewer): Promise<string[]> {
+  const rows = await db
+    .selectFrom('access_grant')
+    .select('id')
+    .where('requester_id', '=', viewer.id)
+    .where('state', '=', 'approved')
+    .where('unmask', '=', 1)
+    .where('expires_at', '>', Date.now())
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** The valid unmask grant through which a viewer may see this conversation unmasked (the one expiring last), or null. */
+export async function unmaskGrantFor(db: Kysely<Database>, viewer: Viewer, conversationId: string): Promise<string | null> {
+  const g = await db
+    .selectFrom('access_grant_conversation as gc')
+    .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
+    .select('g.id')
+    .where('gc.conversation_id', '=', conversationId)
+    .where('g.requester_id', '=', viewer.id)
+    .where('g.state', '=', 'approved')
+    .where('g.unmask', '=', 1)
+    .where('g.expires_at', '>', Date.now())
+    .orderBy('g.expires_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return g?.id ?? null;
+}

@@ -8,6 +8,7 @@ import * as m007 from './007_retention.ts';
 import * as m008 from './008_checkpoints.ts';
 import * as m006 from './006_grants.ts';
 import * as m009 from './009_search_key.ts';
+import * as m010 from './010_grant_unmask.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   '007_retention': m007,
   '008_checkpoints': m008,
   '009_search_key': m009,
+  '010_grant_unmask': m010,
 };
 
 export const migrationProvider: MigrationProvider = {

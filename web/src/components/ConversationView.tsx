@@ -1,6 +1,6 @@
 import { Alert, App, Button, Empty, Spin, Tag, Tooltip } from 'antd';
-import { CheckCircleOutlined, GlobalOutlined, SafetyCertificateOutlined } from '@ant-design/icons';
-import { useState } from 'react';
+import { CheckCircleOutlined, EyeInvisibleOutlined, EyeOutlined, GlobalOutlined, SafetyCertificateOutlined } from '@ant-design/icons';
+import { useMemo, useState } from 'react';
 import { ApiError, OPEN_STATES } from '../api.ts';
 import { errorText } from '../errors.ts';
 import type { OpenConversation } from '../hooks/useConversation.ts';
@@ -24,6 +24,10 @@ export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping
   const { t } = useI18n();
   const { message } = App.useApp();
   const [resolving, setResolving] = useState(false);
+  const [unmasking, setUnmasking] = useState(false);
+  // 显示原文 replaces the masked text of the messages it fetched; messages that arrive later stay masked
+  const original = open.original;
+  const shown = useMemo(() => (original ? open.messages.map((m) => (original[m.seq] !== undefined ? { ...m, text: original[m.seq]!, unmasked: true as const } : m)) : open.messages), [open.messages, original]);
 
   if (!open.id) {
     return (
@@ -68,6 +72,23 @@ export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping
   const customerName = c?.customerName ?? open.customer?.name ?? '';
   const isOpen = c ? OPEN_STATES.includes(c.state) : false;
 
+  const hasPii = open.messages.some((m) => (m.pii?.length ?? 0) > 0);
+  const toggleOriginal = async () => {
+    if (original) {
+      open.hideOriginal();
+      return;
+    }
+    setUnmasking(true);
+    try {
+      await open.showOriginal();
+      message.info(t('unmask.shownToast'));
+    } catch (err) {
+      message.error(errorText(err, t));
+    } finally {
+      setUnmasking(false);
+    }
+  };
+
   const resolve = async () => {
     setResolving(true);
     try {
@@ -99,6 +120,19 @@ export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping
             </Tooltip>
           </div>
         </div>
+        {open.mayUnmask ? (
+          <Tooltip title={original ? undefined : t('unmask.hint')}>
+            <Button className="kf-unmask" icon={original ? <EyeInvisibleOutlined /> : <EyeOutlined />} onClick={toggleOriginal} loading={unmasking} aria-pressed={original !== null}>
+              {original ? t('unmask.hide') : t('unmask.show')}
+            </Button>
+          </Tooltip>
+        ) : hasPii ? (
+          <Tooltip title={t('unmask.requestHint')}>
+            <Button type="link" className="kf-unmask-request" onClick={() => navigate(paths.grants({ kind: 'conversations', ids: [open.id!], unmask: true }))}>
+              {t('unmask.request')}
+            </Button>
+          </Tooltip>
+        ) : null}
         <Button icon={<CheckCircleOutlined />} onClick={resolve} loading={resolving} disabled={!isOpen}>
           {t('conv.resolve')}
         </Button>
@@ -110,7 +144,7 @@ export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping
       ) : (
         <MessageList
           key={`messages-${open.id}`}
-          messages={open.messages}
+          messages={shown}
           pending={open.pending}
           customerId={c?.customerId ?? ''}
           customerName={customerName}

@@ -177,8 +177,8 @@ function MessageRow({ message: m, continued, customerId, customerName, read, foc
             <div className="kf-msg-meta">
               {time}
               {m.pii && m.pii.length > 0 ? (
-                <span className="kf-pii-warning" role="note" title={t('conv.piiHint')}>
-                  {t('conv.pii')}
+                <span className={`kf-pii-warning${m.unmasked ? ' is-unmasked' : ''}`} role="note" title={t(m.unmasked ? 'unmask.shownHint' : 'conv.piiHint')}>
+                  {t(m.unmasked ? 'unmask.shown' : 'conv.pii')}
                 </span>
               ) : null}
             </div>

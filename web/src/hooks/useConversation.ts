@@ -24,11 +24,16 @@ interface State {
   customerTyping: boolean;
   /** highest seq the customer has read, as far as this session has seen */
   customerReadSeq: number;
+  /** the viewer holds a valid unmask grant for this conversation: 显示原文 is offered */
+  mayUnmask: boolean;
+  /** the original text by seq, after an explicit 显示原文; null while the masked text is shown */
+  original: Record<number, string> | null;
 }
 
 type Action =
   | { type: 'open'; id: string | null }
-  | { type: 'loaded'; id: string; conversation: ConversationSummary; customer: Customer | null; messages: MessageView[] }
+  | { type: 'loaded'; id: string; conversation: ConversationSummary; customer: Customer | null; messages: MessageView[]; mayUnmask: boolean }
+  | { type: 'original'; id: string; original: Record<number, string> | null }
   | { type: 'loadFailed'; id: string; error: unknown }
   | { type: 'messages'; id: string; messages: MessageView[]; meId: string }
   | { type: 'queued'; id: string; pending: PendingMessage }
@@ -50,6 +55,8 @@ const initial = (id: string | null): State => ({
   error: null,
   customerTyping: false,
   customerReadSeq: 0,
+  mayUnmask: false,
+  original: null,
 });
 
 /**
@@ -89,7 +96,9 @@ function reducer(state: State, action: Action): State {
   if (action.id !== state.id) return state;
   switch (action.type) {
     case 'loaded':
-      return { ...state, conversation: action.conversation, customer: action.customer, messages: mergeMessages(state.messages, action.messages), loading: false, error: null };
+      return { ...state, conversation: action.conversation, customer: action.customer, messages: mergeMessages(state.messages, action.messages), loading: false, error: null, mayUnmask: action.mayUnmask };
+    case 'original':
+      return { ...state, original: action.original };
     case 'loadFailed':
       return { ...state, loading: false, error: action.error };
     case 'messages': {
@@ -132,6 +141,9 @@ export interface OpenConversation extends State {
   retry(clientId: string): void;
   discard(clientId: string): void;
   resolve(): Promise<ConversationSummary>;
+  /** 显示原文: fetches the original text (the server audits it); later messages arrive masked */
+  showOriginal(): Promise<void>;
+  hideOriginal(): void;
 }
 
 export function useConversation({
@@ -158,7 +170,7 @@ export function useConversation({
   useEffect(() => {
     if (!conversationId) return;
     Promise.all([api.conversation(conversationId), fetchMessagesAfter(conversationId, 0)]).then(
-      ([detail, messages]) => dispatch({ type: 'loaded', id: conversationId, conversation: detail.conversation, customer: detail.customer, messages }),
+      ([detail, messages]) => dispatch({ type: 'loaded', id: conversationId, conversation: detail.conversation, customer: detail.customer, messages, mayUnmask: detail.mayUnmask === true }),
       (error: unknown) => dispatch({ type: 'loadFailed', id: conversationId, error }),
     );
   }, [conversationId]);
@@ -274,5 +286,24 @@ export function useConversation({
     return res.conversation;
   }, [latest]);
 
-  return useMemo(() => ({ ...state, lastSeq, send, retry, discard, resolve }), [state, lastSeq, send, retry, discard, resolve]);
+  const showOriginal = useCallback(async () => {
+    const id = latest.current.state.id;
+    if (!id) return;
+    const original: Record<number, string> = {};
+    for (let after = 0; ; ) {
+      const page = await api.unmask(id, after);
+      for (const m of page.messages) original[m.seq] = m.text;
+      const last = page.messages.at(-1);
+      if (!page.hasMore || !last) break;
+      after = last.seq;
+    }
+    dispatch({ type: 'original', id, original });
+  }, [latest]);
+
+  const hideOriginal = useCallback(() => {
+    const id = latest.current.state.id;
+    if (id) dispatch({ type: 'original', id, original: null });
+  }, [latest]);
+
+  return useMemo(() => ({ ...state, lastSeq, send, retry, discard, resolve, showOriginal, hideOriginal }), [state, lastSeq, send, retry, discard, resolve, showOriginal, hideOriginal]);
 }

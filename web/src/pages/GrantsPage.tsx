@@ -1,4 +1,4 @@
-import { Alert, App, Button, DatePicker, Form, Input, Modal, Popconfirm, Radio, Select, Table, Tabs, Tag, Tooltip, type TableColumnsType } from 'antd';
+import { Alert, App, Button, Checkbox, DatePicker, Form, Input, Modal, Popconfirm, Radio, Select, Table, Tabs, Tag, Tooltip, type TableColumnsType } from 'antd';
 import { ReloadOutlined, SafetyCertificateOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { useCallback, useEffect, useMemo, useState, type HTMLAttributes, type ReactNode } from 'react';
@@ -7,9 +7,6 @@ import { errorText } from '../errors.ts';
 import { fullDateTime } from '../format.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 import { Link, paths } from '../router.ts';
-
-/** Who decides on requests; the server says the same (governance/grants.ts APPROVER_ROLES). */
-const isApprover = (user: User) => user.role === 'admin';
 
 const DURATIONS = [1, 4, 24, 72, 168, 720] as const;
 const STATE_COLOURS: Record<GrantState, string> = { requested: 'orange', approved: 'green', denied: 'red', expired: 'default', revoked: 'default' };
@@ -30,10 +27,11 @@ interface FormValues {
   range?: [Dayjs | null, Dayjs | null] | null;
   reason?: string;
   durationHours: number;
+  unmask?: boolean;
 }
 
 function requestOf(v: FormValues): GrantRequest {
-  const common = { reason: (v.reason ?? '').trim(), durationHours: v.durationHours };
+  const common = { reason: (v.reason ?? '').trim(), durationHours: v.durationHours, ...(v.unmask ? { unmask: true } : {}) };
   if (v.kind === 'customer') return { kind: 'customer', customerId: (v.customerId ?? '').trim(), ...common };
   if (v.kind === 'conversations') return { kind: 'conversations', conversationIds: splitIds(v.conversationIds ?? ''), ...common };
   const [start, end] = v.range ?? [null, null];
@@ -47,6 +45,20 @@ function requestOf(v: FormValues): GrantRequest {
 
 /** What a grant covers, with links to read it while it is valid. */
 function ScopeCell({ grant }: { grant: Grant }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <ScopeText grant={grant} />
+      {grant.unmask ? (
+        <Tag color="volcano" variant="filled" className="kf-grant-unmask">
+          {t('grants.unmaskTag')}
+        </Tag>
+      ) : null}
+    </>
+  );
+}
+
+function ScopeText({ grant }: { grant: Grant }) {
   const { t } = useI18n();
   const readable = grant.state === 'approved';
   const s = grant.scope;
@@ -92,27 +104,30 @@ function StateCell({ grant }: { grant: Grant }) {
 
 type List = 'mine' | 'pending' | 'all';
 
-function useGrantLists(approver: boolean) {
+/** The lists; whether the user decides on requests is the server's answer (admins, or a configured approver role). */
+function useGrantLists() {
   const [lists, setLists] = useState<Record<List, Grant[]>>({ mine: [], pending: [], all: [] });
+  const [approver, setApprover] = useState<boolean | null>(null);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
   const reload = useCallback(() => {
     setLoading(true);
-    const which: List[] = approver ? ['mine', 'pending', 'all'] : ['mine'];
-    Promise.all(which.map((w) => api.grants(w))).then(
-      (results) => {
-        setLists({ mine: results[0]!.grants, pending: results[1]?.grants ?? [], all: results[2]?.grants ?? [] });
+    api
+      .grants('mine')
+      .then(async (mine) => {
+        const [pending, all] = mine.mayDecide ? await Promise.all([api.grants('pending'), api.grants('all')]) : [null, null];
+        setLists({ mine: mine.grants, pending: pending?.grants ?? [], all: all?.grants ?? [] });
+        setApprover(mine.mayDecide);
         setError(null);
         setLoading(false);
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         setError(err);
         setLoading(false);
-      },
-    );
-  }, [approver]);
+      });
+  }, []);
   useEffect(reload, [reload]);
-  return { ...lists, loading, error, reload };
+  return { ...lists, approver: approver === true, approverKnown: approver !== null, loading, error, reload };
 }
 
 /**
@@ -122,12 +137,16 @@ function useGrantLists(approver: boolean) {
 export function GrantsPage({ user, params }: { user: User; params: URLSearchParams }) {
   const { t, lang } = useI18n();
   const { message } = App.useApp();
-  const approver = isApprover(user);
-  const lists = useGrantLists(approver);
+  const lists = useGrantLists();
+  const approver = lists.approver;
   const [form] = Form.useForm<FormValues>();
   const kind = Form.useWatch('kind', form) ?? 'conversations';
   const [submitting, setSubmitting] = useState(false);
-  const [tab, setTab] = useState<List>(approver ? 'pending' : 'mine');
+  const [tab, setTab] = useState<List>('mine');
+  // approvers land on the pending requests, once the server has said who they are
+  useEffect(() => {
+    if (approver) setTab('pending');
+  }, [approver]);
   const [denying, setDenying] = useState<Grant | null>(null);
   const [denyNote, setDenyNote] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
@@ -135,8 +154,9 @@ export function GrantsPage({ user, params }: { user: User; params: URLSearchPara
   // a link from a conversation one may not read pre-fills the request
   const prefill = useMemo<Partial<FormValues>>(() => {
     const k = params.get('kind');
-    if (k === 'customer') return { kind: 'customer', customerId: params.get('customer') ?? '' };
-    if (k === 'conversations') return { kind: 'conversations', conversationIds: (params.get('ids') ?? '').split(',').join('\n') };
+    const unmask = params.get('unmask') === '1' ? { unmask: true } : {};
+    if (k === 'customer') return { kind: 'customer', customerId: params.get('customer') ?? '', ...unmask };
+    if (k === 'conversations') return { kind: 'conversations', conversationIds: (params.get('ids') ?? '').split(',').join('\n'), ...unmask };
     return {};
   }, [params]);
   useEffect(() => {
@@ -148,7 +168,7 @@ export function GrantsPage({ user, params }: { user: User; params: URLSearchPara
     try {
       await api.requestGrant(requestOf(values));
       message.success(t('grants.submitted'));
-      form.resetFields(['customerId', 'conversationIds', 'q', 'queryCustomer', 'queryTag', 'range', 'reason']);
+      form.resetFields(['customerId', 'conversationIds', 'q', 'queryCustomer', 'queryTag', 'range', 'reason', 'unmask']);
       setTab('mine');
       lists.reload();
     } catch (err) {
@@ -340,6 +360,9 @@ export function GrantsPage({ user, params }: { user: User; params: URLSearchPara
             >
               <Input.TextArea autoSize={{ minRows: 2, maxRows: 6 }} maxLength={1000} placeholder={t('grants.reasonPlaceholder')} />
             </Form.Item>
+            <Form.Item name="unmask" valuePropName="checked" extra={t('grants.unmaskHint')}>
+              <Checkbox>{t('grants.unmask')}</Checkbox>
+            </Form.Item>
             <div className="kf-grant-submit">
               <Form.Item name="durationHours" label={t('grants.duration')}>
                 <Select style={{ width: 140 }} options={DURATIONS.map((h) => ({ value: h, label: durationText(h, t) }))} />
@@ -365,7 +388,7 @@ export function GrantsPage({ user, params }: { user: User; params: URLSearchPara
               }
             />
           ) : null}
-          {!approver ? <p className="kf-hint">{t('grants.approverOnly')}</p> : null}
+          {lists.approverKnown && !approver ? <p className="kf-hint">{t('grants.approverOnly')}</p> : null}
           <Tabs
             activeKey={tab}
             onChange={(k) => setTab(k as List)}

@@ -1,6 +1,6 @@
 import { Alert, App, Button, Checkbox, Flex, Form, Input, List, Spin, Tag, Typography } from 'antd';
 import { useCallback, useEffect, useState } from 'react';
-import { api, type Role, type SessionView, type TwoFactorPolicy, type TwoFactorStatus, type User } from '../api.ts';
+import { api, type Role, type SessionView, type TwoFactorStatus, type User } from '../api.ts';
 import { authErrorText } from '../authErrors.ts';
 import { RecoveryCodes, TwoFactorSetup } from '../components/TwoFactorSetup.tsx';
 import { fullDateTime } from '../format.ts';
@@ -183,33 +183,54 @@ function SessionsSection({ refreshKey }: { refreshKey: number }) {
   );
 }
 
-function PolicySection() {
+/** A role setting of the admin's: which roles must use 2FA, which roles approve access requests. */
+interface RolePolicy {
+  roles: Role[];
+  /** roles that cannot be unticked */
+  fixed: Role[];
+}
+
+const POLICIES = {
+  twoFactor: {
+    hint: 'security.policyHint',
+    load: () => api.twoFactorPolicy().then((p) => ({ roles: p.roles, fixed: p.alwaysRequired })),
+    save: (roles: Role[]) => api.setTwoFactorPolicy(roles).then((p) => ({ roles: p.roles, fixed: p.alwaysRequired })),
+  },
+  approvers: {
+    hint: 'security.approversHint',
+    load: () => api.approverPolicy().then((p) => ({ roles: p.roles, fixed: p.alwaysApprover })),
+    save: (roles: Role[]) => api.setApproverPolicy(roles).then((p) => ({ roles: p.roles, fixed: p.alwaysApprover })),
+  },
+} as const;
+
+function PolicySection({ which }: { which: keyof typeof POLICIES }) {
   const { t } = useI18n();
   const { message } = App.useApp();
-  const [policy, setPolicy] = useState<TwoFactorPolicy | null>(null);
+  const [policy, setPolicy] = useState<RolePolicy | null>(null);
   const [roles, setRoles] = useState<Role[]>([]);
   const [busy, setBusy] = useState(false);
+  const p = POLICIES[which];
   useEffect(() => {
-    api.twoFactorPolicy().then(
-      (p) => (setPolicy(p), setRoles(p.roles)),
+    p.load().then(
+      (loaded) => (setPolicy(loaded), setRoles(loaded.roles)),
       (err: unknown) => message.error(authErrorText(err, t)),
     );
-  }, [message, t]);
+  }, [p, message, t]);
   if (!policy) return <Spin />;
   const save = () => {
     setBusy(true);
-    api.setTwoFactorPolicy(roles).then(
-      (p) => (setPolicy(p), setRoles(p.roles), message.success(t('security.saved')), setBusy(false)),
+    p.save(roles).then(
+      (saved) => (setPolicy(saved), setRoles(saved.roles), message.success(t('security.saved')), setBusy(false)),
       (err: unknown) => (message.error(authErrorText(err, t)), setBusy(false)),
     );
   };
   return (
     <Flex vertical gap={12}>
-      <Typography.Text type="secondary">{t('security.policyHint')}</Typography.Text>
+      <Typography.Text type="secondary">{t(p.hint)}</Typography.Text>
       <Checkbox.Group
         value={roles}
         onChange={(v) => setRoles(v as Role[])}
-        options={ROLES.map((r) => ({ label: t(`role.${r}`), value: r, disabled: policy.alwaysRequired.includes(r) }))}
+        options={ROLES.map((r) => ({ label: t(`role.${r}`), value: r, disabled: policy.fixed.includes(r) }))}
       />
       <Button type="primary" style={{ alignSelf: 'flex-start' }} loading={busy} onClick={save}>
         {t('security.save')}
@@ -248,7 +269,15 @@ export function SecurityPage({ user }: { user: User }) {
           <Typography.Title level={5} id="kf-sec-policy">
             {t('security.policy')}
           </Typography.Title>
-          <PolicySection />
+          <PolicySection which="twoFactor" />
+        </section>
+      ) : null}
+      {user.role === 'admin' ? (
+        <section aria-labelledby="kf-sec-approvers">
+          <Typography.Title level={5} id="kf-sec-approvers">
+            {t('security.approvers')}
+          </Typography.Title>
+          <PolicySection which="approvers" />
         </section>
       ) : null}
     </div>
