@@ -6,7 +6,7 @@ import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
 import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from '../governance/org.ts';
-import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, createCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
+import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, recordCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
 import { ALWAYS_TWO_FACTOR, PolicyError, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
@@ -429,8 +429,7 @@ program
   .description('pin the current heads of all message chains and of the audit chain; prints the Merkle root to keep outside kefu')
   .action(() =>
     withStore(async (store, audit) => {
-      const c = await createCheckpoint(store.db);
-      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'checkpoint', id: String(c.id) }, detail: { merkleRoot: c.merkleRoot, conversations: c.conversations } });
+      const c = await recordCheckpoint(store, audit, LOCAL_OPERATOR);
       process.stdout.write(`checkpoint ${c.id} at ${c.at}: ${c.conversations} conversation heads pinned\nmerkle root: ${c.merkleRoot}\ncheckpoint hash: ${c.hash}\n`);
     }),
   );
