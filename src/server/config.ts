@@ -34,6 +34,7 @@ const envSchema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   KEFU_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(720).default(30),
+  KEFU_SESSION_CHECK_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
 });
 
 export interface Config {
@@ -58,6 +59,8 @@ export interface Config {
   /** encrypts TOTP secrets at rest; without it they are stored as they are */
   secretKey?: string;
   sessionIdleMinutes: number;
+  /** how often open console sockets have their sessions checked again, for revocations made by another process */
+  sessionCheckSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -86,5 +89,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgBinDir: e.KEFU_PG_BIN_DIR,
     secretKey: e.KEFU_SECRET_KEY,
     sessionIdleMinutes: e.KEFU_SESSION_IDLE_MINUTES,
+    sessionCheckSeconds: e.KEFU_SESSION_CHECK_SECONDS,
   };
 }
