@@ -53,6 +53,7 @@ const HTTP: Record<string, { q: Expect; p?: Expect }> = {
   'POST /api/v1/org/departments': { q: staff(403, 403, 403, 400) },
   'POST /api/v1/org/groups': { q: staff(403, 403, 403, 400) },
   'POST /api/v1/org/groups/:id/members': { q: staff(403, 403, 403, 404) },
+  'DELETE /api/v1/org/groups/:id/members/:userId': { q: staff(403, 403, 403, 404) },
   'PUT /api/v1/org/users/:id/department': { q: staff(403, 403, 403, 404) },
   // access grants: any member of staff asks and lists their own; only approvers decide (here on a grant that does not exist)
   'POST /api/v1/grants': { q: staff(400, 400, 400, 400) },

@@ -72,9 +72,17 @@ describe('kefu command line', () => {
     assert.equal(dup.status, 1);
     assert.match(dup.stderr, /already exists/);
     assert.equal(kefu(['org', 'group', 'join', 'nope', '--login', 'agent']).status, 1);
+    const left = kefu(['org', 'group', 'leave', '大客户', '--login', 'agent']);
+    assert.equal(left.status, 0, left.stderr);
+    assert.match(left.stdout, /agent left 大客户/);
+    assert.match(kefu(['org', 'list']).stdout, /大客户 \(grp_[^)]+\): —/);
+    const again = kefu(['org', 'group', 'leave', '大客户', '--login', 'agent']);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /agent is not a member of 大客户/);
     const audit = kefu(['audit', '--json', '--actor', 'local-operator']).stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.ok(audit.filter((e) => e.action === 'config.change').length >= 2);
-    assert.ok(audit.filter((e) => e.action === 'role.change').length >= 2);
+    assert.ok(audit.filter((e) => e.action === 'role.change').length >= 3);
+    assert.ok(audit.some((e) => e.action === 'role.change' && e.detail?.leftGroup));
   });
 
   test('bad options and configuration give a clear message and a non-zero exit', () => {

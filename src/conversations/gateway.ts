@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
-import { SESSION_COOKIE, groupDepartments, userForSession, type AuditLog } from '../governance/index.ts';
+import { SESSION_COOKIE, fullSessionIds, groupDepartments, lookupSession, type AuditLog, type SessionEndings } from '../governance/index.ts';
 import { canReadConversation, canWriteConversation, grantUsedFor, sensitiveAmong, unreadableAs, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
 import { AppendError, type ConversationRouting, type MessageAppender, type StoredMessage } from './appender.ts';
 import { type ConversationUpdates, claimIfUnassigned, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
@@ -62,6 +62,12 @@ export interface GatewayDeps {
   updates: ConversationUpdates;
   audit: AuditLog;
   log: Logger;
+  /** how often the sessions of open staff sockets are checked again (revocations by the CLI or another node) */
+  sessionCheckMs: number;
+  /** sessions ended by this process: their sockets are checked at once */
+  sessionEndings?: SessionEndings;
+  /** the clock sessions are judged by (the auth policy's) */
+  now?: () => number;
 }
 
 /** Every event a client may send, per namespace: the authorisation matrix test insists each one has an entry. */
@@ -88,7 +94,7 @@ function handle(socket: Socket, event: string, log: Logger, fn: (payload: unknow
   });
 }
 
-export function attachGateway({ io, db, appender, updates, audit, log }: GatewayDeps): void {
+export function attachGateway({ io, db, appender, updates, audit, log, sessionCheckMs, sessionEndings, now = Date.now }: GatewayDeps): { stop(): void } {
   const customers = io.of('/customer');
   const agents = io.of('/agent');
 
@@ -235,9 +241,11 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
   agents.use(async (socket, next) => {
     try {
       const token = readCookie(socket.handshake.headers.cookie, SESSION_COOKIE);
-      const user = await userForSession(db, token);
-      if (!user) return next(new Error('unauthorized: log in first (POST /api/v1/auth/login)'));
+      const live = await lookupSession(db, token, now());
+      if (!live || live.scope !== 'full') return next(new Error('unauthorized: log in first (POST /api/v1/auth/login)'));
+      const user = live.user;
       socket.data.user = user;
+      socket.data.sessionId = live.session.id;
       socket.data.viewer = await viewerOf(db, user);
       next();
     } catch (err) {
@@ -312,6 +320,47 @@ export function attachGateway({ io, db, appender, updates, audit, log }: Gateway
       return { ok: true };
     });
   });
+
+  // ---- a session that ends (revoked, signed out, idle, its user disabled) takes its open sockets with it ----
+  const checkSessions = async () => {
+    const open = [...agents.sockets.values()];
+    if (open.length === 0) return;
+    const live = await fullSessionIds(db, open.map((s) => s.data.sessionId as string), now());
+    for (const s of open) {
+      if (live.has(s.data.sessionId) || s.disconnected) continue;
+      // the console signs out on this; a reconnect would be refused by the handshake anyway
+      s.emit('session:ended', { code: 'session_ended', message: 'your session has ended (signed out, revoked or expired): sign in again' });
+      s.disconnect(true);
+      log.info({ user: (s.data.user as { login: string }).login, session: s.data.sessionId }, 'socket of an ended session disconnected');
+    }
+  };
+  // one check at a time; a request during a check runs one more after it, so no ending is missed
+  let checking: Promise<void> | null = null;
+  let again = false;
+  const recheck = () => {
+    if (checking) {
+      again = true;
+      return;
+    }
+    checking = (async () => {
+      do {
+        again = false;
+        await checkSessions().catch((err) => log.warn({ err }, 'sessions of open sockets not checked'));
+      } while (again);
+    })().finally(() => {
+      checking = null;
+    });
+  };
+  const sessionTimer = setInterval(recheck, sessionCheckMs);
+  sessionTimer.unref();
+  const unsubscribe = sessionEndings?.on(recheck);
+  return {
+    stop() {
+      clearInterval(sessionTimer);
+      clearInterval(orgTimer);
+      unsubscribe?.();
+    },
+  };
 }
 
 export function readCookie(header: string | undefined, name: string): string | undefined {

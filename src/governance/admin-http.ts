@@ -5,7 +5,8 @@ import type { Database } from '../store/index.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { actorOf, requireUser } from './http.ts';
 import { listAudit, type AuditLog } from './audit.ts';
-import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from './org.ts';
+import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, removeGroupMember, setUserDepartment } from './org.ts';
+import { ORG_POLICY, mayOrg, type OrgAction } from './policies/org.ts';
 import { ROLES, type Role } from './users.ts';
 
 /** Roles allowed to use a route; checked here, declared next to the route. */
@@ -27,6 +28,14 @@ const nameBody = z.object({ name: z.string().trim().min(1).max(50), departmentId
 const memberBody = z.object({ userId: z.string().min(1).max(100) }).strict();
 const userDeptBody = z.object({ departmentId: z.string().max(100).nullable() }).strict();
 const idParams = z.object({ id: z.string().min(1).max(100) });
+const memberParams = z.object({ id: z.string().min(1).max(100), userId: z.string().min(1).max(100) });
+
+/** The organisation's one rule (policies/org.ts), asked by every org route. */
+function requireOrg(request: Parameters<typeof requireUser>[0], action: OrgAction) {
+  const user = requireUser(request);
+  if (!mayOrg(user.role, action)) throw new HttpError(403, 'forbidden', `only ${ORG_POLICY[action].join(', ')} may ${action === 'manage' ? 'change departments, groups and memberships' : 'read the organisation'}`);
+  return user;
+}
 
 function orgError(err: unknown): never {
   if (err instanceof OrgError) throw new HttpError(err.code === 'not_found' ? 404 : 409, err.code, err.message);
@@ -43,7 +52,7 @@ export function registerAdminRoutes(app: FastifyInstance, db: Kysely<Database>, 
   });
 
   app.get('/api/v1/org', async (request) => {
-    requireUser(request);
+    const viewer = requireOrg(request, 'read');
     const users = await db.selectFrom('app_user').select(['id', 'login', 'display_name', 'role', 'status', 'department_id']).orderBy('login').execute();
     const members = await db.selectFrom('group_member').selectAll().execute();
     return {
@@ -51,11 +60,13 @@ export function registerAdminRoutes(app: FastifyInstance, db: Kysely<Database>, 
       groups: (await listGroups(db)).map((g) => ({ ...g, memberIds: members.filter((m) => m.group_id === g.id).map((m) => m.user_id) })),
       users: users.map((u) => ({ id: u.id, login: u.login, displayName: u.display_name, role: u.role, status: u.status, departmentId: u.department_id })),
       roles: ROLES,
+      /** what the caller may do here, so the console offers only that */
+      may: { manage: mayOrg(viewer.role, 'manage') },
     };
   });
 
   app.post('/api/v1/org/departments', async (request, reply) => {
-    const user = requireRole(request, ['admin']);
+    const user = requireOrg(request, 'manage');
     const body = parseOr400(nameBody, request.body);
     const d = await createDepartment(db, body.name).catch(orgError);
     await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'department', id: d.id }, ip: request.ip, detail: { created: d.name } });
@@ -63,7 +74,7 @@ export function registerAdminRoutes(app: FastifyInstance, db: Kysely<Database>, 
   });
 
   app.post('/api/v1/org/groups', async (request, reply) => {
-    const user = requireRole(request, ['admin']);
+    const user = requireOrg(request, 'manage');
     const body = parseOr400(nameBody, request.body);
     const g = await createGroup(db, body.name, body.departmentId ?? null).catch(orgError);
     await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'group', id: g.id }, ip: request.ip, detail: { created: g.name, departmentId: g.departmentId } });
@@ -71,18 +82,29 @@ export function registerAdminRoutes(app: FastifyInstance, db: Kysely<Database>, 
   });
 
   app.post('/api/v1/org/groups/:id/members', async (request) => {
-    const user = requireRole(request, ['admin']);
+    const user = requireOrg(request, 'manage');
     const { id } = parseOr400(idParams, request.params);
     const body = parseOr400(memberBody, request.body);
-    if (!(await findGroup(db, id))) throw new HttpError(404, 'not_found', `group ${id} does not exist`);
+    const group = await findGroup(db, id);
+    if (!group) throw new HttpError(404, 'not_found', `group ${id} does not exist`);
     if (!(await db.selectFrom('app_user').select('id').where('id', '=', body.userId).executeTakeFirst())) throw new HttpError(404, 'not_found', `user ${body.userId} does not exist`);
-    await addGroupMember(db, id, body.userId);
-    await audit.record({ actor: actorOf(user), action: 'role.change', target: { type: 'user', id: body.userId }, ip: request.ip, detail: { joinedGroup: id } });
+    await addGroupMember(db, group.id, body.userId);
+    await audit.record({ actor: actorOf(user), action: 'role.change', target: { type: 'user', id: body.userId }, ip: request.ip, detail: { joinedGroup: group.id } });
+    return { ok: true };
+  });
+
+  app.delete('/api/v1/org/groups/:id/members/:userId', async (request) => {
+    const user = requireOrg(request, 'manage');
+    const { id, userId } = parseOr400(memberParams, request.params);
+    const group = await findGroup(db, id);
+    if (!group) throw new HttpError(404, 'not_found', `group ${id} does not exist`);
+    if (!(await removeGroupMember(db, group.id, userId))) throw new HttpError(404, 'not_found', `user ${userId} is not a member of group ${group.name}`);
+    await audit.record({ actor: actorOf(user), action: 'role.change', target: { type: 'user', id: userId }, ip: request.ip, detail: { leftGroup: group.id } });
     return { ok: true };
   });
 
   app.put('/api/v1/org/users/:id/department', async (request) => {
-    const user = requireRole(request, ['admin']);
+    const user = requireOrg(request, 'manage');
     const { id } = parseOr400(idParams, request.params);
     const body = parseOr400(userDeptBody, request.body);
     if (body.departmentId && !(await findDepartment(db, body.departmentId))) throw new HttpError(404, 'not_found', `department ${body.departmentId} does not exist`);

@@ -16,6 +16,7 @@ import {
   revokeSession,
   revokeSessionById,
   revokeUserSessions,
+  type SessionEndings,
   type SessionScope,
 } from './sessions.ts';
 import { ROLES, UserError, checkPassword, getUser, setPassword, verifyUserPassword, type User } from './users.ts';
@@ -120,6 +121,8 @@ export interface AuthRouteOptions {
   secretKey?: string;
   policy?: Partial<AuthPolicy>;
   log?: { warn(msg: string): void; error(msg: string): void };
+  /** told of every session this process ends, so open sockets of those sessions are closed at once */
+  sessionEndings?: SessionEndings;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -131,6 +134,7 @@ function twoFactorError(err: unknown): never {
 
 export async function registerAuthRoutes(app: FastifyInstance, db: Kysely<Database>, audit: AuditLog, opts: AuthRouteOptions) {
   const policy = authPolicy(opts.policy);
+  const ended = () => opts.sessionEndings?.notify();
   const box = new SecretBox(opts.secretKey);
   const sealed = await sealStoredSecrets(db, box);
   if (!box.encrypts) {
@@ -243,7 +247,10 @@ export async function registerAuthRoutes(app: FastifyInstance, db: Kysely<Databa
 
   app.post('/api/v1/auth/logout', async (request, reply) => {
     const token = request.cookies[SESSION_COOKIE];
-    if (token) await revokeSession(db, token);
+    if (token) {
+      await revokeSession(db, token);
+      ended();
+    }
     if (request.user) await audit.record({ actor: actorOf(request.user), action: 'logout', ip: request.ip });
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { ok: true };
@@ -321,6 +328,7 @@ export async function registerAuthRoutes(app: FastifyInstance, db: Kysely<Databa
     const user = requireUser(request);
     const { id } = parseOr400(idParams, request.params);
     if (!(await revokeSessionById(db, user.id, id, policy.now()))) throw new HttpError(404, 'not_found', `you have no live session ${id}`);
+    ended();
     await audit.record({ actor: actorOf(user), action: 'auth.session_revoke', target: { type: 'session', id }, ip: request.ip, detail: { userId: user.id } });
     if (id === request.authSession?.id) reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { ok: true };
@@ -344,6 +352,7 @@ export async function registerAuthRoutes(app: FastifyInstance, db: Kysely<Databa
     });
     // whoever else knew the old password is signed out everywhere; this browser stays signed in
     const revoked = await revokeUserSessions(db, user.id, { except: request.authSession?.id, now: policy.now() });
+    ended();
     await audit.record({ actor: actorOf(user), action: 'auth.password_change', target: { type: 'user', id: user.id }, ip: request.ip, detail: { revokedSessions: revoked } });
     return { ok: true, revokedSessions: revoked };
   });
@@ -362,6 +371,8 @@ export async function registerAuthRoutes(app: FastifyInstance, db: Kysely<Databa
       if (err instanceof PolicyError) throw new HttpError(400, 'invalid_request', err.message);
       throw err;
     });
+    // sessions of the roles that now need a second factor, and have none, are held to enrolment: their sockets close
+    ended();
     await audit.record({ actor: actorOf(admin), action: 'config.change', target: { type: 'setting', id: 'twoFactorRequiredRoles' }, ip: request.ip, detail: change });
     return { roles: change.to, alwaysRequired: ALWAYS_TWO_FACTOR };
   });
@@ -372,6 +383,7 @@ export async function registerAuthRoutes(app: FastifyInstance, db: Kysely<Databa
     const target = await getUser(db, id);
     if (!target) throw new HttpError(404, 'not_found', `user ${id} does not exist`);
     const revoked = await revokeUserSessions(db, id, { now: policy.now() });
+    ended();
     await audit.record({ actor: actorOf(admin), action: 'auth.session_revoke', target: { type: 'user', id }, ip: request.ip, detail: { login: target.login, revokedSessions: revoked } });
     return { revoked };
   });

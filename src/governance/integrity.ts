@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/index.ts';
+import { sql, type Kysely } from 'kysely';
+import type { Database, DialectName } from '../store/index.ts';
 import { GENESIS_HASH, chainHash } from '../conversations/chain.ts';
+import type { AuditActor, AuditLog } from './audit.ts';
 
 export interface MessageChainBreak {
   conversationId: string;
@@ -96,10 +97,22 @@ export interface Checkpoint {
   hash: string;
 }
 
+export interface CheckpointOptions {
+  /** PostgreSQL: checkpoint writers (every node of a cluster, the CLI) take turns under an advisory lock */
+  dialect?: DialectName;
+  /** write nothing (and return null) when the newest checkpoint is younger than this: another node just took it */
+  unlessWithinMs?: number;
+}
+
 /** Pins the head of every conversation that grew since the last checkpoint, and the audit chain's head. */
-export async function createCheckpoint(db: Kysely<Database>): Promise<Checkpoint> {
+export async function createCheckpoint(db: Kysely<Database>): Promise<Checkpoint>;
+export async function createCheckpoint(db: Kysely<Database>, opts: CheckpointOptions): Promise<Checkpoint | null>;
+export async function createCheckpoint(db: Kysely<Database>, opts: CheckpointOptions = {}): Promise<Checkpoint | null> {
   return db.transaction().execute(async (trx) => {
-    const prev = await trx.selectFrom('chain_checkpoint').select(['hash']).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    // two writers reading the same previous checkpoint would fork the checkpoint chain
+    if (opts.dialect === 'postgres') await sql`select pg_advisory_xact_lock(424243)`.execute(trx);
+    const prev = await trx.selectFrom('chain_checkpoint').select(['hash', 'at']).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    if (prev && opts.unlessWithinMs !== undefined && Date.now() - Number(prev.at) < opts.unlessWithinMs) return null;
     const grown = await trx
       .selectFrom('conversation as c')
       .select(['c.id', 'c.last_seq', 'c.last_hash'])
@@ -124,6 +137,19 @@ export async function createCheckpoint(db: Kysely<Database>): Promise<Checkpoint
     }
     return { id, at: new Date(row.at).toISOString(), conversations: heads.length, merkleRoot: row.merkle_root, hash };
   });
+}
+
+/**
+ * A checkpoint as kefu checkpoint and the daily schedule of kefu serve take it: written, then audited (the audit event
+ * carries the Merkle root, so the root is also in the audit chain that the next checkpoint pins).
+ */
+export async function recordCheckpoint(store: { db: Kysely<Database>; dialect: DialectName }, audit: AuditLog, actor: AuditActor): Promise<Checkpoint>;
+export async function recordCheckpoint(store: { db: Kysely<Database>; dialect: DialectName }, audit: AuditLog, actor: AuditActor, opts: { scheduled: true; unlessWithinMs: number }): Promise<Checkpoint | null>;
+export async function recordCheckpoint(store: { db: Kysely<Database>; dialect: DialectName }, audit: AuditLog, actor: AuditActor, opts?: { scheduled: true; unlessWithinMs: number }): Promise<Checkpoint | null> {
+  const c = await createCheckpoint(store.db, { dialect: store.dialect, unlessWithinMs: opts?.unlessWithinMs });
+  if (!c) return null;
+  await audit.record({ actor, action: 'config.change', target: { type: 'checkpoint', id: String(c.id) }, detail: { merkleRoot: c.merkleRoot, conversations: c.conversations, ...(opts?.scheduled ? { scheduled: true } : {}) } });
+  return c;
 }
 
 export interface CheckpointBreak {

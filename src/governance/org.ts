@@ -41,6 +41,12 @@ export async function addGroupMember(db: Kysely<Database>, groupId: string, user
   await db.insertInto('group_member').values({ group_id: groupId, user_id: userId }).onConflict((oc) => oc.doNothing()).execute();
 }
 
+/** Takes a user out of a group; false when they were not in it. */
+export async function removeGroupMember(db: Kysely<Database>, groupId: string, userId: string): Promise<boolean> {
+  const r = await db.deleteFrom('group_member').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
 export async function setUserDepartment(db: Kysely<Database>, userId: string, departmentId: string | null): Promise<void> {
   await db.updateTable('app_user').set({ department_id: departmentId }).where('id', '=', userId).execute();
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { newId, type Database } from '../store/index.ts';
 import { hashToken } from '../customers/index.ts';
-import { userFromRow, type User } from './users.ts';
+import { userFromRow, type Role, type User } from './users.ts';
 import { ALWAYS_TWO_FACTOR, DEFAULT_AUTH_POLICY, twoFactorRequiredRoles } from './auth-policy.ts';
 
 export const SESSION_COOKIE = 'kefu_session';
@@ -29,6 +29,14 @@ export interface LiveSession {
 
 /** A session is written back as used at most this often (and at least ten times per idle period). */
 const TOUCH_EVERY_MS = 60_000;
+
+/** Not revoked, within its lifetime and its idle timeout, of an active user: the one rule, for requests and open sockets alike. */
+function isLive(r: { revoked_at: number | null; status: string; expires_at: number; last_seen_at: number; idle_ms: number }, now: number): boolean {
+  if (r.revoked_at !== null || r.status !== 'active') return false;
+  return Number(r.expires_at) > now && Number(r.last_seen_at) + Number(r.idle_ms) > now;
+}
+
+const needsTwoFactor = (role: Role, requiredRoles: readonly Role[]) => ALWAYS_TWO_FACTOR.includes(role) || requiredRoles.includes(role);
 
 function newToken(): string {
   return randomBytes(32).toString('base64url');
@@ -75,15 +83,14 @@ export async function lookupSession(db: Kysely<Database>, token: string | undefi
     .select(['u.id', 'u.login', 'u.display_name', 'u.role', 'u.status', 'u.department_id'])
     .where('s.id_hash', '=', hashToken(token))
     .executeTakeFirst();
-  if (!r || r.revoked_at !== null || r.status !== 'active') return undefined;
+  if (!r || !isLive(r, now)) return undefined;
   const lastSeen = Number(r.last_seen_at);
-  if (Number(r.expires_at) <= now || lastSeen + Number(r.idle_ms) <= now) return undefined;
   if (now - lastSeen >= Math.min(TOUCH_EVERY_MS, Number(r.idle_ms) / 10)) {
     await db.updateTable('session').set({ last_seen_at: now }).where('id', '=', r.session_id).execute();
   }
   const user = userFromRow(r);
   const twoFactorEnabled = r.enabled_at !== null && r.enabled_at !== undefined;
-  const needsSecondFactor = !twoFactorEnabled && (ALWAYS_TWO_FACTOR.includes(user.role) || (await twoFactorRequiredRoles(db)).includes(user.role));
+  const needsSecondFactor = !twoFactorEnabled && needsTwoFactor(user.role, await twoFactorRequiredRoles(db));
   return {
     session: { id: r.session_id, userId: user.id, createdAt: Number(r.created_at), lastSeenAt: now, expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent },
     user,
@@ -92,10 +99,45 @@ export async function lookupSession(db: Kysely<Database>, token: string | undefi
   };
 }
 
-/** The user of a live, full session (not one restricted to 2FA enrolment); what sockets and other transports accept. */
-export async function userForSession(db: Kysely<Database>, token: string | undefined): Promise<User | undefined> {
-  const live = await lookupSession(db, token);
-  return live?.scope === 'full' ? live.user : undefined;
+/**
+ * Of these session ids, the ones that are still live with full scope: what an open socket needs to stay open. Does not
+ * count as use (an open socket is not activity; the console reports real use over HTTP). Revocations made by another
+ * process (the CLI, another node) are seen here, as they are only in the database.
+ */
+export async function fullSessionIds(db: Kysely<Database>, ids: readonly string[], now = Date.now()): Promise<Set<string>> {
+  const live = new Set<string>();
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return live;
+  const requiredRoles = await twoFactorRequiredRoles(db);
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await db
+      .selectFrom('session as s')
+      .innerJoin('app_user as u', 'u.id', 's.user_id')
+      .leftJoin('user_totp as t', 't.user_id', 's.user_id')
+      .select(['s.id', 's.last_seen_at', 's.expires_at', 's.idle_ms', 's.revoked_at', 'u.status', 'u.role', 't.enabled_at'])
+      .where('s.id', 'in', unique.slice(i, i + 500))
+      .execute();
+    for (const r of rows) {
+      const twoFactorEnabled = r.enabled_at !== null && r.enabled_at !== undefined;
+      if (isLive(r, now) && (twoFactorEnabled || !needsTwoFactor(r.role, requiredRoles))) live.add(r.id);
+    }
+  }
+  return live;
+}
+
+/**
+ * News inside one process that sessions may have ended (sign-out, revocation, password change, a role now needing a
+ * second factor), so that open sockets are checked at once rather than at the next periodic check.
+ */
+export class SessionEndings {
+  private readonly listeners = new Set<() => void>();
+  on(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  notify(): void {
+    for (const l of this.listeners) l();
+  }
 }
 
 export async function revokeSession(db: Kysely<Database>, token: string): Promise<void> {

@@ -11,6 +11,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
 import { authPolicy, type AuthPolicy } from '../governance/auth-policy.ts';
+import { SessionEndings } from '../governance/sessions.ts';
 import { AuditLog } from '../governance/audit.ts';
 import { registerGrantRoutes } from '../governance/grants-http.ts';
 import { registerAdminRoutes } from '../governance/admin-http.ts';
@@ -74,7 +75,8 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const metrics = createMetrics(appender);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
-  await registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies, secretKey: config.secretKey, policy: auth, log });
+  const sessionEndings = new SessionEndings();
+  await registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies, secretKey: config.secretKey, policy: auth, log, sessionEndings });
   registerConversationRoutes(app, store.db, updates, audit);
   registerArchiveRoutes(app, store.db, store.dialect, audit);
   registerGrantRoutes(app, store.db, store.dialect, audit);
@@ -96,7 +98,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   });
 
   const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
-  attachGateway({ io, db: store.db, appender, updates, audit, log });
+  const gateway = attachGateway({ io, db: store.db, appender, updates, audit, log, sessionCheckMs: config.sessionCheckSeconds * 1000, sessionEndings, now: auth.now });
   startSchedules({ app, store, audit, log }, config);
 
   return {
@@ -114,6 +116,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
     },
     async close() {
       shuttingDown = true;
+      gateway.stop();
       // refuse new sockets and requests, then wait for every message already handed to the appender
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));

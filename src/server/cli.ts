@@ -5,8 +5,8 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
-import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, setUserDepartment } from '../governance/org.ts';
-import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, createCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
+import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, removeGroupMember, setUserDepartment } from '../governance/org.ts';
+import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, recordCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
 import { ALWAYS_APPROVER, ALWAYS_TWO_FACTOR, PolicyError, grantApproverRoles, setGrantApproverRoles, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
@@ -391,11 +391,11 @@ org
   );
 org
   .command('group')
-  .description('add a group, or add a staff member to a group')
-  .argument('<action>', 'add | join')
-  .argument('<group>', 'group name (add) or name/id (join)')
+  .description('add a group, or add a staff member to a group or take them out of it')
+  .argument('<action>', 'add | join | leave')
+  .argument('<group>', 'group name (add) or name/id (join, leave)')
   .option('--department <department>', 'the department the new group belongs to (name or id)')
-  .option('--login <login>', 'with join: the staff login to add')
+  .option('--login <login>', 'with join or leave: the staff login')
   .action((action: string, group: string, o: { department?: string; login?: string }) =>
     withStore(async (store, audit) => {
       if (action === 'add') {
@@ -412,7 +412,15 @@ org
         await addGroupMember(store.db, g.id, u.id);
         await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { joinedGroup: g.id } });
         process.stdout.write(`${o.login} joined ${g.name}\n`);
-      } else throw new OrgError('not_found', `unknown action "${action}" (use add or join)`);
+      } else if (action === 'leave') {
+        const g = await findGroup(store.db, group);
+        if (!g) throw new OrgError('not_found', `no group "${group}"`);
+        const u = o.login ? await store.db.selectFrom('app_user').select('id').where('login', '=', o.login).executeTakeFirst() : undefined;
+        if (!u) throw new OrgError('not_found', `no staff login "${o.login ?? ''}" (use --login)`);
+        if (!(await removeGroupMember(store.db, g.id, u.id))) throw new OrgError('not_found', `${o.login} is not a member of ${g.name}`);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { leftGroup: g.id } });
+        process.stdout.write(`${o.login} left ${g.name}\n`);
+      } else throw new OrgError('not_found', `unknown action "${action}" (use add, join or leave)`);
     }),
   );
 org
@@ -437,8 +445,7 @@ program
   .description('pin the current heads of all message chains and of the audit chain; prints the Merkle root to keep outside kefu')
   .action(() =>
     withStore(async (store, audit) => {
-      const c = await createCheckpoint(store.db);
-      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'checkpoint', id: String(c.id) }, detail: { merkleRoot: c.merkleRoot, conversations: c.conversations } });
+      const c = await recordCheckpoint(store, audit, LOCAL_OPERATOR);
       process.stdout.write(`checkpoint ${c.id} at ${c.at}: ${c.conversations} conversation heads pinned\nmerkle root: ${c.merkleRoot}\ncheckpoint hash: ${c.hash}\n`);
     }),
   );

@@ -23,6 +23,10 @@ const envSchema = z.object({
     .string()
     .regex(/^(off|([01]\d|2[0-3]):[0-5]\d)$/, 'must be a local time HH:MM (e.g. 03:30) or off')
     .default('03:30'),
+  KEFU_CHECKPOINT_AT: z
+    .string()
+    .regex(/^(off|([01]\d|2[0-3]):[0-5]\d)$/, 'must be a local time HH:MM (e.g. 03:00) or off')
+    .default('03:00'),
   KEFU_PG_BIN_DIR: z.string().optional().transform((v) => (v ? v : undefined)),
   KEFU_SECRET_KEY: z
     .string()
@@ -30,6 +34,7 @@ const envSchema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   KEFU_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(720).default(30),
+  KEFU_SESSION_CHECK_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
 });
 
 export interface Config {
@@ -47,11 +52,15 @@ export interface Config {
   backupKeep: number;
   /** local time of the daily retention purge, null when off */
   retentionPurgeAt: string | null;
+  /** local time of the daily checkpoint (chain heads pinned under a Merkle root), null when off */
+  checkpointAt: string | null;
   /** folder of pg_dump, pg_restore and psql */
   pgBinDir?: string;
   /** encrypts TOTP secrets at rest; without it they are stored as they are */
   secretKey?: string;
   sessionIdleMinutes: number;
+  /** how often open console sockets have their sessions checked again, for revocations made by another process */
+  sessionCheckSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -76,8 +85,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupIntervalHours: e.KEFU_BACKUP_INTERVAL_HOURS,
     backupKeep: e.KEFU_BACKUP_KEEP,
     retentionPurgeAt: e.KEFU_RETENTION_PURGE_AT === 'off' ? null : e.KEFU_RETENTION_PURGE_AT,
+    checkpointAt: e.KEFU_CHECKPOINT_AT === 'off' ? null : e.KEFU_CHECKPOINT_AT,
     pgBinDir: e.KEFU_PG_BIN_DIR,
     secretKey: e.KEFU_SECRET_KEY,
     sessionIdleMinutes: e.KEFU_SESSION_IDLE_MINUTES,
+    sessionCheckSeconds: e.KEFU_SESSION_CHECK_SECONDS,
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
-import { listScheduledBackups, markDataDirInUse, purgeExpired, scheduledBackup, type AuditActor, type AuditLog } from '../governance/index.ts';
+import { listScheduledBackups, markDataDirInUse, purgeExpired, recordCheckpoint, scheduledBackup, type AuditActor, type AuditLog, type Checkpoint } from '../governance/index.ts';
 import type { Config } from './config.ts';
 
 /** Jobs the server runs on its own are audited under this actor. */
@@ -20,9 +20,22 @@ export function nextDailyRun(now: number, hhmm: string): number {
 }
 
 /**
+ * Every node of a cluster runs the daily checkpoint at the same minute; the first one writes it, and the others find a
+ * checkpoint younger than this and write none.
+ */
+export const CHECKPOINT_DEDUP_MS = 10 * 60_000;
+
+/** One scheduled checkpoint: pins the chain heads, audits it as the scheduler, and logs the Merkle root to keep outside kefu. */
+export async function scheduledCheckpoint(server: { store: Store; audit: AuditLog; log: Pick<Logger, 'info'> }): Promise<Checkpoint | null> {
+  const c = await recordCheckpoint(server.store, server.audit, SCHEDULER, { scheduled: true, unlessWithinMs: CHECKPOINT_DEDUP_MS });
+  if (c) server.log.info({ checkpoint: c.id, at: c.at, conversations: c.conversations, merkleRoot: c.merkleRoot, hash: c.hash }, 'checkpoint written');
+  return c;
+}
+
+/**
  * The server's background duties: mark the data folder as in use (kefu restore refuses while it is), take scheduled
  * backups (KEFU_BACKUP_DIR every KEFU_BACKUP_INTERVAL_HOURS, keeping KEFU_BACKUP_KEEP), and run the retention purge daily
- * (KEFU_RETENTION_PURGE_AT). Jobs run one at a time; closing the server stops the timers, lets a backup in progress
+ * (KEFU_RETENTION_PURGE_AT), and take a checkpoint daily (KEFU_CHECKPOINT_AT). Jobs run one at a time; closing the server stops the timers, lets a backup in progress
  * finish, and stops a purge after its current batch.
  */
 export function startSchedules(server: { app: FastifyInstance; store: Store; audit: AuditLog; log: Logger }, config: Config): void {
@@ -96,6 +109,19 @@ export function startSchedules(server: { app: FastifyInstance; store: Store; aud
         }),
       );
     planPurge();
+  }
+
+  const checkpointAt = config.checkpointAt;
+  if (checkpointAt) {
+    const planCheckpoint = () =>
+      at(nextDailyRun(Date.now(), checkpointAt), () =>
+        void serially('scheduled checkpoint', async () => {
+          await scheduledCheckpoint(server);
+        }).finally(() => {
+          if (!stopping.signal.aborted) planCheckpoint();
+        }),
+      );
+    planCheckpoint();
   }
 
   app.addHook('onClose', async () => {

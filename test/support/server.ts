@@ -25,9 +25,9 @@ export interface TestServer {
 }
 
 /** A real kefu server on a free loopback port with a fresh database of the dialect. */
-export async function startTestServer(dialect: DialectName = 'sqlite', opts: { authPolicy?: Partial<AuthPolicy> } = {}): Promise<TestServer> {
+export async function startTestServer(dialect: DialectName = 'sqlite', opts: { authPolicy?: Partial<AuthPolicy>; env?: Record<string, string> } = {}): Promise<TestServer> {
   const db = await freshDatabase(dialect);
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', KEFU_DATA_DIR: db.dataDir, KEFU_DATABASE_URL: db.databaseUrl, KEFU_LOG_LEVEL: 'warn' });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', KEFU_DATA_DIR: db.dataDir, KEFU_DATABASE_URL: db.databaseUrl, KEFU_LOG_LEVEL: 'warn', ...opts.env });
   const server = await createServer(config, { logger: createLogger(process.env.KEFU_TEST_LOG ?? 'silent'), authPolicy: opts.authPolicy });
   const port = await server.listen();
   const url = `http://127.0.0.1:${port}`;

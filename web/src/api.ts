@@ -266,6 +266,45 @@ export const auditApi = {
   },
 };
 
+export interface Department {
+  id: string;
+  name: string;
+}
+
+export interface AgentGroup {
+  id: string;
+  name: string;
+  departmentId: string | null;
+  memberIds: string[];
+}
+
+export interface OrgUser {
+  id: string;
+  login: string;
+  displayName: string;
+  role: Role;
+  status: 'active' | 'disabled';
+  departmentId: string | null;
+}
+
+/** GET /api/v1/org: the whole organisation, and what the caller may do with it (governance/policies/org.ts). */
+export interface OrgView {
+  departments: Department[];
+  groups: AgentGroup[];
+  users: OrgUser[];
+  roles: Role[];
+  may: { manage: boolean };
+}
+
+export const orgApi = {
+  get: () => request<OrgView>('GET', '/api/v1/org'),
+  addDepartment: (name: string) => request<{ department: Department }>('POST', '/api/v1/org/departments', { name }),
+  addGroup: (name: string, departmentId: string | null) => request<{ group: Omit<AgentGroup, 'memberIds'> }>('POST', '/api/v1/org/groups', { name, departmentId }),
+  addMember: (groupId: string, userId: string) => request<{ ok: true }>('POST', `/api/v1/org/groups/${enc(groupId)}/members`, { userId }),
+  removeMember: (groupId: string, userId: string) => request<{ ok: true }>('DELETE', `/api/v1/org/groups/${enc(groupId)}/members/${enc(userId)}`),
+  setDepartment: (userId: string, departmentId: string | null) => request<{ ok: true }>('PUT', `/api/v1/org/users/${enc(userId)}/department`, { departmentId }),
+};
+
 export const exportsApi = {
   start: (body: ExportRequest) => request<{ job: ExportJob }>('POST', '/api/v1/exports', body),
   get: (id: string) => request<{ job: ExportJob }>('GET', `/api/v1/exports/${enc(id)}`),

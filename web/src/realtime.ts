@@ -62,6 +62,8 @@ export function useAgentSocket(onUnauthorized: () => void): AgentSocket {
       // a server that restarts disconnects its sockets itself, and socket.io leaves reconnecting after that to the application
       if (reason === 'io server disconnect') reconnectLater();
     });
+    // the session was revoked, signed out elsewhere or ran out while the socket was open
+    s.on('session:ended', () => unauthorized.current());
     s.on('connect_error', (err) => {
       if (err.message.startsWith('unauthorized')) {
         unauthorized.current();

@@ -11,6 +11,7 @@ import { createElement, useSyncExternalStore, type AnchorHTMLAttributes, type Mo
  *   /customers/:id                 a customer's profile and whole history
  *   /grants[?kind=…&ids=…&unmask=1] access requests (申请-审批); the query pre-fills a new request
  *   /audit                         the audit trail (auditors and admins)
+ *   /org                           departments, groups and members (admins change them; supervisors read)
  */
 
 export type Route =
@@ -19,7 +20,8 @@ export type Route =
   | { name: 'customers' }
   | { name: 'customer'; id: string }
   | { name: 'grants'; params: URLSearchParams }
-  | { name: 'audit' };
+  | { name: 'audit' }
+  | { name: 'org' };
 
 const NAVIGATE_EVENT = 'kefu:navigate';
 
@@ -62,6 +64,7 @@ export function parseRoute(locationKey: string): Route {
   if (parts[0] === 'customers' && parts.length === 1) return { name: 'customers' };
   if (parts[0] === 'grants' && parts.length === 1) return { name: 'grants', params: url.searchParams };
   if (parts[0] === 'audit' && parts.length === 1) return { name: 'audit' };
+  if (parts[0] === 'org' && parts.length === 1) return { name: 'org' };
   if (parts[0] === 'customers' && parts.length === 2) return { name: 'customer', id: parts[1]! };
   if (parts[0] === 'conversations' && parts.length === 2) {
     const seq = Number(url.searchParams.get('seq'));

@@ -1,15 +1,18 @@
 import { Badge, Tooltip } from 'antd';
-import { AuditOutlined, BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, SafetyCertificateOutlined, SettingOutlined, TeamOutlined } from '@ant-design/icons';
+import { ApartmentOutlined, AuditOutlined, BarChartOutlined, BookOutlined, HistoryOutlined, MessageOutlined, SafetyCertificateOutlined, SettingOutlined, TeamOutlined } from '@ant-design/icons';
 import type { ReactNode } from 'react';
+import type { Role } from '../api.ts';
 import { useI18n, type MessageKey } from '../i18n.ts';
 
-export type Section = 'inbox' | 'customers' | 'archive' | 'grants' | 'audit';
+export type Section = 'inbox' | 'customers' | 'archive' | 'grants' | 'audit' | 'org';
 
 interface Item {
   key: MessageKey;
   icon: ReactNode;
   /** the page it opens; none yet for modules still to come */
   section?: Section;
+  /** shown only to these roles; the server refuses the others anyway */
+  roles?: readonly Role[];
 }
 
 // the modules of the architecture, in the order an agent reaches for them
@@ -20,10 +23,11 @@ const ITEMS: Item[] = [
   { key: 'nav.archive', icon: <HistoryOutlined />, section: 'archive' },
   { key: 'nav.grants', icon: <SafetyCertificateOutlined />, section: 'grants' },
   { key: 'nav.audit', icon: <AuditOutlined />, section: 'audit' },
+  { key: 'nav.org', icon: <ApartmentOutlined />, section: 'org', roles: ['admin', 'supervisor'] },
   { key: 'nav.reports', icon: <BarChartOutlined /> },
 ];
 
-export function NavRail({ unread, active, onNavigate }: { unread: number; active: Section; onNavigate(section: Section): void }) {
+export function NavRail({ unread, active, role, onNavigate }: { unread: number; active: Section; role: Role; onNavigate(section: Section): void }) {
   const { t } = useI18n();
   return (
     <nav className="kf-rail" aria-label="kefu">
@@ -33,7 +37,7 @@ export function NavRail({ unread, active, onNavigate }: { unread: number; active
         </svg>
       </div>
       <ul className="kf-rail-items">
-        {ITEMS.map((item) => {
+        {ITEMS.filter((item) => !item.roles || item.roles.includes(role)).map((item) => {
           const name = t(item.key);
           const isActive = item.section !== undefined && item.section === active;
           const section = item.section;

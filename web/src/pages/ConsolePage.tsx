@@ -17,6 +17,7 @@ import { CustomerPage } from './CustomerPage.tsx';
 import { CustomersPage } from './CustomersPage.tsx';
 import { GrantsPage } from './GrantsPage.tsx';
 import { AuditPage } from './AuditPage.tsx';
+import { OrgPage } from './OrgPage.tsx';
 
 const CONVERSATION_ROUTE = /^\/conversations\//;
 
@@ -31,11 +32,11 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
   const { socket, status, connectCount } = useAgentSocket(onSessionExpired);
   const locationKey = useLocationKey();
   const route = useMemo(() => parseRoute(locationKey), [locationKey]);
-  const section: Section = route.name === 'inbox' ? 'inbox' : route.name === 'archive' ? 'archive' : route.name === 'grants' ? 'grants' : route.name === 'audit' ? 'audit' : 'customers';
+  const section: Section = route.name === 'inbox' ? 'inbox' : route.name === 'archive' ? 'archive' : route.name === 'grants' ? 'grants' : route.name === 'audit' ? 'audit' : route.name === 'org' ? 'org' : 'customers';
   const openId = route.name === 'inbox' ? route.conversationId : null;
   const focusSeq = route.name === 'inbox' ? route.seq : null;
   // where each section was left, so the rail brings the agent back to the same conversation or search
-  const lastPath = useRef<Record<Section, string>>({ inbox: '/', archive: '/archive', customers: '/customers', grants: '/grants', audit: '/audit' });
+  const lastPath = useRef<Record<Section, string>>({ inbox: '/', archive: '/archive', customers: '/customers', grants: '/grants', audit: '/audit', org: '/org' });
   lastPath.current[section] = locationKey;
   const [query, setQuery] = useState('');
   const [view, setView] = useState<InboxView>('all');
@@ -96,13 +97,15 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
 
   return (
     <div className="kf-shell">
-      <NavRail unread={totalUnread} active={section} onNavigate={goTo} />
+      <NavRail unread={totalUnread} active={section} role={user.role} onNavigate={goTo} />
       <div className="kf-main">
         <AppHeader user={user} status={status} onLogout={onLogout} />
         {route.name === 'archive' ? (
           <ArchivePage params={route.params} />
         ) : route.name === 'audit' ? (
           <AuditPage />
+        ) : route.name === 'org' ? (
+          <OrgPage />
         ) : route.name === 'grants' ? (
           <GrantsPage user={user} params={route.params} />
         ) : route.name === 'customer' ? (
