@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Kysely, Transaction } from 'kysely';
 import { advanceReadMarkers } from './read-markers.ts';
-import { newId, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
+import { newId, type ConversationState, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
 import { chainHash } from './chain.ts';
 import { indexText } from '../archive/index.ts';
 import { writeSearchDocs } from '../store/dialect/search.ts';
 import { allocateSearchKeys } from '../store/search-keys.ts';
+import { updateRowsByKey } from '../store/dialect/bulk-update.ts';
 
 export interface AppendInput {
   conversationId: string;
@@ -38,6 +39,8 @@ export interface AppendResult {
   message: StoredMessage;
   /** true when the clientId was already stored and nothing new was written */
   duplicate: boolean;
+  /** the conversation's state when the message was committed (a resolved one is reopened by the caller) */
+  conversationState: ConversationState;
 }
 
 export class AppendError extends Error {
@@ -198,7 +201,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
         const key = `${input.conversationId}\u0000${input.clientId}`;
         const prior = existing.get(key);
         if (prior) {
-          out.push({ message: prior, duplicate: true });
+          out.push({ message: prior, duplicate: true, conversationState: head.state });
           continue;
         }
       }
@@ -242,7 +245,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       });
       const stored = toStored(row, head.customer_id);
       if (input.clientId !== null) existing.set(`${input.conversationId}\u0000${input.clientId}`, stored);
-      out.push({ message: stored, duplicate: false });
+      out.push({ message: stored, duplicate: false, conversationState: head.state });
     }
 
     const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at));
@@ -269,14 +272,14 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       if ((readUpTo.get(key)?.last_read_seq ?? 0) < seq) readUpTo.set(key, { user_id: input.readBy, conversation_id: input.conversationId, last_read_seq: seq });
     });
     await advanceReadMarkers(trx, [...readUpTo.values()]);
-    for (const head of heads.values()) {
-      if (!head.changed) continue;
-      await trx
-        .updateTable('conversation')
-        .set({ last_seq: head.last_seq, last_hash: head.last_hash, last_message_at: head.lastAt, first_response_at: head.first_response_at })
-        .where('id', '=', head.id)
-        .execute();
-    }
+    await updateRowsByKey(
+      trx,
+      this.dialect,
+      'conversation',
+      'id',
+      { id: 'text', last_seq: 'integer', last_hash: 'text', last_message_at: 'bigint', first_response_at: 'bigint' },
+      [...heads.values()].filter((h) => h.changed).map((h) => ({ id: h.id, last_seq: h.last_seq, last_hash: h.last_hash, last_message_at: h.lastAt, first_response_at: h.first_response_at })),
+    );
     return out;
   }
 }

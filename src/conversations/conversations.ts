@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Kysely } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import { newId, type ConversationState, type Database } from '../store/index.ts';
 import { GENESIS_HASH } from './chain.ts';
 import { advanceReadMarkers } from './read-markers.ts';
@@ -108,6 +108,19 @@ export async function openConversation(db: Kysely<Database>, input: OpenConversa
 export async function getConversation(db: Kysely<Database>, id: string): Promise<Conversation | undefined> {
   const r = await db.selectFrom('conversation').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toConversation(r);
+}
+
+/** A conversation and whether it meets a condition on `c` (a policy's scope), in one query. */
+export async function getConversationIf(db: Kysely<Database>, id: string, condition: (eb: ExpressionBuilder<Database & { c: Database['conversation'] }, 'c'>) => Expression<SqlBool>): Promise<{ conversation: Conversation; met: boolean } | undefined> {
+  const r = await db
+    .selectFrom('conversation as c')
+    .selectAll('c')
+    .select((eb) => eb.case().when(condition(eb)).then(1).else(0).end().as('met'))
+    .where('c.id', '=', id)
+    .executeTakeFirst();
+  if (!r) return undefined;
+  const { met, ...row } = r;
+  return { conversation: toConversation(row), met: Number(met) === 1 };
 }
 
 export interface InboxItem extends Conversation {

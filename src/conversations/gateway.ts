@@ -5,9 +5,9 @@ import type { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken, newVisitorToken } from '../customers/index.ts';
 import { SESSION_COOKIE, fullSessionIds, groupDepartments, lookupSession, type AuditLog, type SessionEndings } from '../governance/index.ts';
-import { canReadConversation, canWriteConversation, grantUsedFor, sensitiveAmong, unreadableAs, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
+import { canReadConversation, writeScope, grantUsedFor, sensitiveAmong, unreadableAs, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
 import { AppendError, type ConversationRouting, type MessageAppender, type StoredMessage } from './appender.ts';
-import { type ConversationUpdates, claimIfUnassigned, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
+import { type Conversation, type ConversationUpdates, claimIfUnassigned, getConversation, getConversationIf, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
 
@@ -158,6 +158,17 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
   });
 
   // ---- customers: anonymous visitors identified by a server-issued token ----
+  // a conversation's customer never changes, so a customer's message needs no read of the conversation to check it
+  const ownerOf = new ConversationOwners();
+  const ownedBy = async (conversationId: string, customerId: string | null) => {
+    let owner = ownerOf.get(conversationId);
+    if (owner === undefined) {
+      const c = await getConversation(db, conversationId);
+      if (c) ownerOf.remember(c.id, (owner = c.customerId));
+    }
+    if (owner === undefined || owner !== customerId) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist or is not yours`);
+  };
+
   customers.use(async (socket, next) => {
     try {
       const offered = (socket.handshake.auth as { visitorToken?: unknown } | undefined)?.visitorToken;
@@ -184,6 +195,7 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
 
     const ownConversation = async (conversationId: string) => {
       const c = await getConversation(db, conversationId);
+      if (c) ownerOf.remember(c.id, c.customerId);
       if (!c || c.customerId !== socket.data.customerId) throw new Refusal('conversation_not_found', `conversation ${conversationId} does not exist or is not yours`);
       return c;
     };
@@ -196,19 +208,19 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
         socket.join(customerRoom(customer.id));
       }
       let conversationId = p.conversationId;
-      let wasResolved = false;
-      if (conversationId) wasResolved = ['resolved', 'closed'].includes((await ownConversation(conversationId)).state);
+      if (conversationId) await ownedBy(conversationId, socket.data.customerId);
       else {
         const opened = await openConversation(db, { customerId: socket.data.customerId, channel: 'web', openClientId: p.clientId });
         conversationId = opened.conversation.id;
+        ownerOf.remember(conversationId, opened.conversation.customerId);
         if (opened.created) {
           const customer = await getCustomer(db, socket.data.customerId);
           const sensitive = await sensitiveAmong(db, [conversationId]);
           toReadersOf(opened.conversation, sensitive.has(conversationId)).emit('conversation:new', presentConversation({ ...opened.conversation, customerName: customer?.name, unread: 0, lastMessage: null }));
         }
       }
-      const { message } = await appender.append({ conversationId, clientId: p.clientId, sender: { kind: 'customer', id: socket.data.customerId }, type: 'text', body: p.text });
-      if (wasResolved) {
+      const { message, conversationState } = await appender.append({ conversationId, clientId: p.clientId, sender: { kind: 'customer', id: socket.data.customerId }, type: 'text', body: p.text });
+      if (conversationState === 'resolved' || conversationState === 'closed') {
         const reopened = await reopenIfResolved(db, conversationId, { kind: 'customer', id: socket.data.customerId }).catch((err) => log.warn({ err }, 'reopen failed'));
         if (reopened) updates.emit('updated', reopened);
       }
@@ -260,9 +272,14 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
 
     // unreadable is reported as missing, so conversation ids cannot be probed
     const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read', content = false) => {
-      const c = await getConversation(db, conversationId);
-      // the common case of an agent replying: being allowed to write implies being allowed to read
-      if (c && need === 'write' && (await canWriteConversation(db, user, conversationId))) return c;
+      let c: Conversation | undefined;
+      if (need === 'write') {
+        // the common case of an agent replying: one query reads the conversation and the write permission, which
+        // implies the read permission
+        const got = await getConversationIf(db, conversationId, writeScope(user));
+        if (got?.met) return got.conversation;
+        c = got?.conversation;
+      } else c = await getConversation(db, conversationId);
       if (!c || !(await canReadConversation(db, user, conversationId))) {
         if (c && unreadableAs(user) === 'grant_required') {
           if (content) {
@@ -361,6 +378,19 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
       unsubscribe?.();
     },
   };
+}
+
+/** conversation → customer, for the most recently used conversations (bounded) */
+class ConversationOwners {
+  private readonly owners = new Map<string, string>();
+  constructor(private readonly capacity = 100_000) {}
+  get(conversationId: string): string | undefined {
+    return this.owners.get(conversationId);
+  }
+  remember(conversationId: string, customerId: string): void {
+    if (this.owners.size >= this.capacity && !this.owners.has(conversationId)) this.owners.delete(this.owners.keys().next().value!);
+    this.owners.set(conversationId, customerId);
+  }
 }
 
 export function readCookie(header: string | undefined, name: string): string | undefined {

@@ -117,10 +117,17 @@ export async function canReadConversation(db: Kysely<Database>, viewer: Viewer, 
   return r !== undefined;
 }
 
-/** Writing (replying, resolving) is for the staff who serve customers, within their own scope: a grant lets read only. */
+/**
+ * Writing (replying, resolving) is for the staff who serve customers, within their own scope: a grant lets read only.
+ * As a condition on `c`, for queries that read a conversation and this permission together (the reply path).
+ */
+export function writeScope(viewer: Viewer) {
+  return (eb: ExpressionBuilder<any, any>): Expression<SqlBool> => (viewer.role === 'agent' || viewer.role === 'supervisor' ? ownScope(viewer, eb) : sql<SqlBool>`1 = 0`);
+}
+
 export async function canWriteConversation(db: Kysely<Database>, viewer: Viewer, conversationId: string): Promise<boolean> {
   if (viewer.role !== 'agent' && viewer.role !== 'supervisor') return false;
-  const r = await db.selectFrom('conversation as c').select('c.id').where('c.id', '=', conversationId).where((eb) => ownScope(viewer, eb)).executeTakeFirst();
+  const r = await db.selectFrom('conversation as c').select('c.id').where('c.id', '=', conversationId).where(writeScope(viewer)).executeTakeFirst();
   return r !== undefined;
 }
 

@@ -1,0 +1,35 @@
+import { sql, type Kysely } from 'kysely';
+import type { DialectName } from './index.ts';
+
+/**
+ * One UPDATE for many rows, each with its own values, matched by a key column: `update t set a = v.a … from (rows) v
+ * where t.key = v.key`. The group commit updates every conversation of a batch at once instead of one statement each.
+ * `pgTypes` names each column's PostgreSQL type (the rows travel as typed arrays through unnest).
+ */
+export async function updateRowsByKey<R extends Record<string, unknown>>(
+  trx: Kysely<any>,
+  dialect: DialectName,
+  table: string,
+  key: keyof R & string,
+  pgTypes: Record<keyof R & string, string>,
+  rows: R[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = Object.keys(pgTypes) as Array<keyof R & string>;
+  const sets = sql.join(
+    columns.filter((c) => c !== key).map((c) => sql`${sql.ref(c)} = v.${sql.ref(c)}`),
+    sql`, `,
+  );
+  const names = sql.join(columns.map((c) => sql.ref(c)));
+  // chunks keep each statement below SQLite's bound-parameter limit
+  for (let i = 0; i < rows.length; i += 2000) {
+    const chunk = rows.slice(i, i + 2000);
+    if (dialect === 'sqlite') {
+      const values = sql.join(chunk.map((r) => sql`(${sql.join(columns.map((c) => r[c]))})`));
+      await sql`with v(${names}) as (values ${values}) update ${sql.table(table)} set ${sets} from v where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`.execute(trx);
+    } else {
+      const arrays = sql.join(columns.map((c) => sql`${chunk.map((r) => r[c])}::${sql.raw(pgTypes[c])}[]`));
+      await sql`update ${sql.table(table)} set ${sets} from unnest(${arrays}) as v(${names}) where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`.execute(trx);
+    }
+  }
+}
