@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/appender-batch.ts [--kefu-root DIR] [--conversations 2000] [--seed-messages 40000] [--repeat 5]
  *
- * --kefu-root measures another checkout (e.g. one with bench/patches/appender-pair-lookup.diff applied).
+ * --kefu-root measures another checkout (e.g. a copy made by bench/patched-tree.sh with a patch applied).
  * Prints a table (best of --repeat per batch size) and a JSON line.
  */
 import fs from 'node:fs';

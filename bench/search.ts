@@ -10,7 +10,7 @@
  *   npx tsx bench/search.ts --sqlite-dir /tmp/kefu-bench-sqlite-10m [--pg-url postgres://…] [--pg-manifest FILE]
  *        [--runs 20] [--slow-runs 3] [--slow-ms 1000] [--month 2025-06] [--engines kefu-sqlite,like-sqlite,kefu-pg,ilike-pg]
  *        [--classes 2char,common,phrase4,multi,order,last4,nohit,nohit-phrase] [--agent-classes 2char,common,phrase4,order]
- *        [--no-sizes] [--no-explain] [--no-proto]
+ *        [--no-sizes] [--no-explain]
  *        [--out bench/out/search-….json]
  *
  * Scope: the main table searches with scope 'all' (the operator's `kefu search`: no scope condition), so it measures the
@@ -31,7 +31,6 @@ import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { openStore, type Database, type DialectName, type Store } from '../src/store/index.ts';
 import { searchMessages, searchParamsSchema, filteredMessages, EXACT_COUNT_LIMIT, type SearchParams, type SearchScope } from '../src/archive/search.ts';
 import type { Viewer } from '../src/governance/policies/conversations.ts';
-import { queryTokens, toFts5Match, toTsQuery } from '../src/archive/tokenizer.ts';
 import type { Manifest } from './archive-generator.ts';
 import { flag, num } from './lib/args.ts';
 
@@ -51,7 +50,6 @@ const opts = {
   agentClasses: (flag('agent-classes') ?? '2char,common,phrase4,order').split(','),
   sizes: flag('no-sizes') === undefined,
   explain: flag('no-explain') === undefined,
-  proto: flag('no-proto') === undefined,
   out: flag('out') ?? path.join(ROOT, `bench/out/search-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
 };
 
@@ -118,26 +116,19 @@ function kefuRunner(store: Store): Runner {
   };
 }
 
-/** kefu's page and count queries exactly as searchMessages builds them (sort=time, first page) */
-async function kefuQueries(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope) {
-  const tokens = queryTokens(params.q);
-  const engineQuery = dialect === 'sqlite' ? toFts5Match(tokens) : toTsQuery(tokens);
-  const base = await filteredMessages(db, dialect, params, engineQuery, scope);
-  return pageAndCount(db, base, params.limit);
-}
-
 function pageAndCount(db: Kysely<Database>, base: Awaited<ReturnType<typeof filteredMessages>>, limit: number) {
   const page = base
     .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
     .select(['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'])
     .limit(limit + 1)
-    .orderBy('m.created_at', 'desc')
+    // newest first along the message table's time-ordered index, as kefu orders: the scan stops after a page of hits
+    .orderBy('m.search_key', 'desc')
     .orderBy('m.id', 'desc');
   const count = db.selectFrom(base.select(sql<number>`1`.as('one')).limit(EXACT_COUNT_LIMIT + 1).as('capped')).select((eb) => eb.fn.countAll<number>().as('n'));
   return { page, count };
 }
 
-/** the same queries with the index condition replaced by `body LIKE/ILIKE '%word%'` for every query word */
+/** kefu's queries (filteredMessages: same joins, filters, order, limit, capped count) with the index condition replaced by `body LIKE/ILIKE '%word%'` for every query word */
 async function scanQueries(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope) {
   let base = await filteredMessages(db, dialect, params, null, scope);
   for (const word of params.q.trim().split(/\s+/)) {
@@ -153,126 +144,6 @@ function scanRunner(store: Store): Runner {
     const [rows, counted] = await Promise.all([page.execute(), count.executeTakeFirstOrThrow()]);
     const n = Number(counted.n);
     return { shown: Math.min(rows.length, params.limit), total: Math.min(n, EXACT_COUNT_LIMIT), estimate: n > EXACT_COUNT_LIMIT, ids: rows.slice(0, params.limit).map((r) => r.id) };
-  };
-}
-
-// ---------------------------------------------------------------- prototypes (SQLite)
-/**
- * Prototype A, "FTS first, newest rowid first": the page is the 21 highest FTS rowids that match (FTS5 walks its doclists
- * backwards and stops), the count reads at most 10,001 rowids of the FTS index alone, and a time filter is a rowid range.
- * Exact only when message rowids increase with created_at (in this archive they nearly do: conversations were written in
- * time order); in the product that needs a time-ordered rowid (see the report). The overlap with kefu's exact page is
- * reported.
- */
-function protoFtsFirst(store: Store, ranges: Map<string, [number, number]>): Runner {
-  const sqlite = store.sqlite!;
-  const page = (range: boolean) =>
-    sqlite.prepare(
-      `with hits as (select rowid from message_fts where message_fts match ? ${range ? 'and rowid between ? and ?' : ''} order by rowid desc limit ?)
-       select m.id, m.conversation_id, m.seq, m.sender_kind, m.sender_id, m.type, m.body, m.created_at, c.external_id, c.customer_id, c.channel, cu.name as customer_name
-       from hits join message m on m.rowid = hits.rowid join conversation c on c.id = m.conversation_id join customer cu on cu.id = c.customer_id
-       where m.type != 'event' order by m.created_at desc, m.id desc`,
-    );
-  const count = (range: boolean) => sqlite.prepare(`select count(*) as n from (select rowid from message_fts where message_fts match ? ${range ? 'and rowid between ? and ?' : ''} limit ${EXACT_COUNT_LIMIT + 1})`);
-  const stmts = { page: [page(false), page(true)], count: [count(false), count(true)] };
-  return async (params) => {
-    const match = toFts5Match(queryTokens(params.q));
-    if (match === null) return { shown: 0, total: 0, estimate: false, ids: [] };
-    const range = params.from ? ranges.get(`${params.from}|${params.to}`)! : undefined;
-    const args = range ? [match, range[0], range[1]] : [match];
-    const rows = stmts.page[range ? 1 : 0]!.all(...args, params.limit + 1) as Array<{ id: string }>;
-    const n = Number((stmts.count[range ? 1 : 0]!.get(...args) as { n: number }).n);
-    return { shown: Math.min(rows.length, params.limit), total: Math.min(n, EXACT_COUNT_LIMIT), estimate: n > EXACT_COUNT_LIMIT, ids: rows.slice(0, params.limit).map((r) => r.id) };
-  };
-}
-
-/**
- * Prototype B, exact on today's schema: count first from the FTS index alone (≤ 10,001 rowids; with a time filter it
- * joins message for created_at), then choose the page plan by that count: many hits → walk message_created_idx newest
- * first and test each row against the FTS rowid list (SQLite builds the list and a Bloom filter once; the walk stops
- * after 21 hits); few hits → kefu's plan (FTS rowids, then sort).
- */
-function protoAdaptive(store: Store): Runner {
-  const sqlite = store.sqlite!;
-  const cols = `m.id, m.conversation_id, m.seq, m.sender_kind, m.sender_id, m.type, m.body, m.created_at, c.external_id, c.customer_id, c.channel, cu.name as customer_name`;
-  const countFts = sqlite.prepare(`select count(*) as n from (select rowid from message_fts where message_fts match ? limit ${EXACT_COUNT_LIMIT + 1})`);
-  const countFtsTime = sqlite.prepare(
-    `select count(*) as n from (select 1 from message_fts f join message m on m.rowid = f.rowid where message_fts match ? and m.created_at >= ? and m.created_at < ? limit ${EXACT_COUNT_LIMIT + 1})`,
-  );
-  const walk = (time: boolean) =>
-    sqlite.prepare(
-      `select ${cols} from message m indexed by message_created_idx join conversation c on c.id = m.conversation_id join customer cu on cu.id = c.customer_id
-       where m.type != 'event' ${time ? 'and m.created_at >= ? and m.created_at < ?' : ''}
-         and m.rowid in (select rowid from message_fts where message_fts match ?)
-       order by m.created_at desc, m.id desc limit ?`,
-    );
-  const walkStmts = [walk(false), walk(true)];
-  return async (params) => {
-    const match = toFts5Match(queryTokens(params.q));
-    if (match === null) return { shown: 0, total: 0, estimate: false, ids: [] };
-    const time = params.from !== undefined;
-    const from = time ? Date.parse(params.from!) : 0;
-    const to = time ? Date.parse(params.to!) : 0;
-    const n = Number((time ? (countFtsTime.get(match, from, to) as { n: number }) : (countFts.get(match) as { n: number })).n);
-    let ids: string[];
-    if (n > 2000) {
-      const rows = (time ? walkStmts[1]!.all(from, to, match, params.limit + 1) : walkStmts[0]!.all(match, params.limit + 1)) as Array<{ id: string }>;
-      ids = rows.map((r) => r.id);
-    } else {
-      const { page } = await kefuQueries(store.db, 'sqlite', params, ALL);
-      ids = (await page.execute()).map((r) => r.id);
-    }
-    return { shown: Math.min(ids.length, params.limit), total: Math.min(n, EXACT_COUNT_LIMIT), estimate: n > EXACT_COUNT_LIMIT, ids: ids.slice(0, params.limit) };
-  };
-}
-
-/**
- * Prototype C, the proposal, exact: FTS rowid = time key (created_at × 1024 + n; bench/proto-timekey.ts builds it in
- * <dir>/proto-timekey.sqlite from the same messages and tokens). Page: the 21 highest keys that match (a time filter is
- * a key range), mapped to their messages; count: at most 10,001 keys from the FTS index alone.
- */
-function protoTimeKey(store: Store): Runner {
-  const sqlite = store.sqlite!;
-  const KEY = 1024;
-  const page = (range: boolean) =>
-    sqlite.prepare(
-      `with hits as (select rowid as key from proto.proto_fts where proto_fts match ? ${range ? 'and rowid >= ? and rowid < ?' : ''} order by rowid desc limit ?)
-       select m.id, m.conversation_id, m.seq, m.sender_kind, m.sender_id, m.type, m.body, m.created_at, c.external_id, c.customer_id, c.channel, cu.name as customer_name
-       from hits join proto.key_map k on k.key = hits.key join message m on m.rowid = k.msg_rowid join conversation c on c.id = m.conversation_id join customer cu on cu.id = c.customer_id
-       where m.type != 'event' order by hits.key desc`,
-    );
-  const count = (range: boolean) => sqlite.prepare(`select count(*) as n from (select rowid from proto.proto_fts where proto_fts match ? ${range ? 'and rowid >= ? and rowid < ?' : ''} limit ${EXACT_COUNT_LIMIT + 1})`);
-  const stmts = { page: [page(false), page(true)], count: [count(false), count(true)] };
-  return async (params) => {
-    const match = toFts5Match(queryTokens(params.q));
-    if (match === null) return { shown: 0, total: 0, estimate: false, ids: [] };
-    const range = params.from !== undefined;
-    const args = range ? [match, Date.parse(params.from!) * KEY, Date.parse(params.to!) * KEY] : [match];
-    const rows = stmts.page[range ? 1 : 0]!.all(...args, params.limit + 1) as Array<{ id: string }>;
-    const n = Number((stmts.count[range ? 1 : 0]!.get(...args) as { n: number }).n);
-    return { shown: Math.min(rows.length, params.limit), total: Math.min(n, EXACT_COUNT_LIMIT), estimate: n > EXACT_COUNT_LIMIT, ids: rows.slice(0, params.limit).map((r) => r.id) };
-  };
-}
-
-/**
- * Prototype D (PostgreSQL): the index table carries created_at (bench/proto-pg.ts builds proto_search with
- * GIN (tsv, created_at) via btree_gin and btree (created_at desc, message_id desc)), so the page and the capped count
- * are decided on it alone and only the 21 shown messages are joined. Exact for searches without conversation filters.
- */
-function protoPg(store: Store): Runner {
-  return async (params) => {
-    const tsq = toTsQuery(queryTokens(params.q));
-    if (tsq === null) return { shown: 0, total: 0, estimate: false, ids: [] };
-    const time = params.from !== undefined ? sql`and s.created_at >= ${Date.parse(params.from)} and s.created_at < ${Date.parse(params.to!)}` : sql``;
-    const page = sql<{ id: string }>`
-      select m.id, m.conversation_id, m.seq, m.sender_kind, m.sender_id, m.type, m.body, m.created_at, c.external_id, c.customer_id, c.channel, cu.name as customer_name
-      from (select s.message_id, s.created_at from proto_search s where s.tsv @@ ${tsq}::tsquery ${time} order by s.created_at desc, s.message_id desc limit ${params.limit + 1}) h
-      join message m on m.id = h.message_id join conversation c on c.id = m.conversation_id join customer cu on cu.id = c.customer_id
-      where m.type != 'event' order by h.created_at desc, h.message_id desc`;
-    const count = sql<{ n: string }>`select count(*) as n from (select 1 from proto_search s where s.tsv @@ ${tsq}::tsquery ${time} limit ${EXACT_COUNT_LIMIT + 1}) x`;
-    const [rows, counted] = await Promise.all([page.execute(store.db), count.execute(store.db)]);
-    const n = Number(counted.rows[0]!.n);
-    return { shown: Math.min(rows.rows.length, params.limit), total: Math.min(n, EXACT_COUNT_LIMIT), estimate: n > EXACT_COUNT_LIMIT, ids: rows.rows.slice(0, params.limit).map((r) => r.id) };
   };
 }
 
@@ -374,8 +245,8 @@ async function pgSizes(store: Store) {
   return { ...r, searchToRawBytes: Math.round((r.total_bytes! / r.raw_bytes!) * 100) / 100, ginOnlyToRawBytes: Math.round(((r.gin_bytes! ) / r.raw_bytes!) * 100) / 100 };
 }
 
-async function explain(store: Store, params: SearchParams, scan = false, scope: SearchScope = ALL): Promise<{ page: string; count: string }> {
-  const { page, count } = scan ? await scanQueries(store.db, store.dialect, params, scope) : await kefuQueries(store.db, store.dialect, params, scope);
+async function explainScan(store: Store, params: SearchParams, scope: SearchScope = ALL): Promise<{ page: string; count: string }> {
+  const { page, count } = await scanQueries(store.db, store.dialect, params, scope);
   const one = async (q: { compile(): CompiledQuery }) => {
     const c = q.compile();
     if (store.dialect === 'sqlite') {
@@ -391,25 +262,6 @@ async function explain(store: Store, params: SearchParams, scan = false, scope: 
     return res.rows.map((r) => r['QUERY PLAN']).join('\n');
   };
   return { page: await one(page), count: await one(count) };
-}
-
-/** median time of kefu's page query and count query run on their own (SQLite: sequential anyway) */
-async function parts(store: Store, params: SearchParams, runs: number, scope: SearchScope = ALL) {
-  const { page, count } = await kefuQueries(store.db, store.dialect, params, scope);
-  const time = async (f: () => Promise<unknown>) => {
-    const ts: number[] = [];
-    const t0 = performance.now();
-    await f();
-    const first = performance.now() - t0;
-    if (first >= opts.slowMs) return round(first);
-    for (let i = 0; i < runs; i++) {
-      const t = performance.now();
-      await f();
-      ts.push(performance.now() - t);
-    }
-    return round(pct(ts, 50));
-  };
-  return { pageMs: await time(() => page.execute()), countMs: await time(() => count.executeTakeFirst()) };
 }
 
 // ---------------------------------------------------------------- main
@@ -436,14 +288,6 @@ async function main() {
     log(`  ${d}: ${m.messages.toLocaleString('en-US')} messages, ${m.conversations.toLocaleString('en-US')} conversations, seed ${m.options.seed}; order number ${contexts[d]!.order}`);
   }
 
-  // prototypes need the month's rowid range on this archive (in the proposal it would follow from the times)
-  const ranges = new Map<string, [number, number]>();
-  if (stores.sqlite && opts.proto) {
-    const { from, to } = monthRange();
-    const r = stores.sqlite.sqlite!.prepare(`select min(rowid) as lo, max(rowid) as hi from message where created_at >= ? and created_at < ?`).get(Date.parse(from), Date.parse(to)) as { lo: number; hi: number };
-    ranges.set(`${from}|${to}`, [r.lo, r.hi]);
-  }
-
   const engines: Array<{ name: string; dialect: DialectName; run: Runner }> = [];
   for (const e of opts.engines) {
     if (e === 'kefu-sqlite' && stores.sqlite) engines.push({ name: e, dialect: 'sqlite', run: kefuRunner(stores.sqlite) });
@@ -451,21 +295,6 @@ async function main() {
     if (e === 'kefu-pg' && stores.postgres) engines.push({ name: e, dialect: 'postgres', run: kefuRunner(stores.postgres) });
     if (e === 'ilike-pg' && stores.postgres) engines.push({ name: e, dialect: 'postgres', run: scanRunner(stores.postgres) });
   }
-  if (stores.sqlite && opts.proto) {
-    engines.push({ name: 'proto-fts-first', dialect: 'sqlite', run: protoFtsFirst(stores.sqlite, ranges) });
-    engines.push({ name: 'proto-adaptive', dialect: 'sqlite', run: protoAdaptive(stores.sqlite) });
-    const protoFile = path.join(opts.sqliteDir!, 'proto-timekey.sqlite');
-    if (fs.existsSync(protoFile)) {
-      stores.sqlite.sqlite!.prepare('attach database ? as proto').run(protoFile);
-      engines.push({ name: 'proto-timekey', dialect: 'sqlite', run: protoTimeKey(stores.sqlite) });
-    } else log(`  (no ${protoFile}: prototype C skipped; build it with bench/proto-timekey.ts)`);
-  }
-  if (stores.postgres && opts.proto) {
-    const { rows } = await sql<{ t: string | null }>`select to_regclass('proto_search')::text as t`.execute(stores.postgres.db);
-    if (rows[0]!.t) engines.push({ name: 'proto-pg', dialect: 'postgres', run: protoPg(stores.postgres) });
-    else log('  (no proto_search table: prototype D skipped; build it with bench/proto-pg.ts)');
-  }
-
   const classes = CLASSES.filter((c) => !opts.classes || opts.classes.includes(c.id));
   const results: Measured[] = [];
   for (const c of classes) {
@@ -485,10 +314,8 @@ async function main() {
   // staff scopes (src/governance/policies/conversations.ts as it is at run time): the agent agent001 (own conversations,
   // general queue, conversations they wrote in) and an auditor; kefu engines only
   const agentScoped: Measured[] = [];
-  const agentPlans: Array<Record<string, unknown>> = [];
   for (const e of engines.filter((x) => x.name.startsWith('kefu'))) {
-    const store = stores[e.dialect]!;
-    const u = await store.db.selectFrom('app_user').select(['id', 'login']).where('login', '=', 'agent001').executeTakeFirstOrThrow();
+    const u = await stores[e.dialect]!.db.selectFrom('app_user').select(['id', 'login']).where('login', '=', 'agent001').executeTakeFirstOrThrow();
     const viewers: Array<[string, Viewer]> = [
       ['agent', { id: u.id, login: u.login, role: 'agent', departmentId: null, groupIds: [] }],
       ['auditor', { id: 'usr_bench_auditor', login: 'bench-auditor', role: 'auditor', departmentId: null, groupIds: [] }],
@@ -499,7 +326,6 @@ async function main() {
         try {
           const m = await measure(`${e.name}/${role}`, e.run, c, q, false, viewer);
           agentScoped.push(m);
-          if (opts.explain) agentPlans.push({ dialect: e.dialect, role, q, plan: await explain(store, searchParamsSchema.parse({ q, sort: 'time', limit: '20' }), false, viewer) });
         } catch (err) {
           log(`  ${e.name}/${role} ${q}: ERROR ${(err as Error).message}`);
         }
@@ -520,23 +346,12 @@ async function main() {
     }
   }
 
-  // page vs count split and plans for kefu
+  // the plans of the scan baselines, for the record
   const diagnostics: Array<Record<string, unknown>> = [];
-  for (const [d, store] of Object.entries(stores)) {
-    for (const c of classes) {
-      for (const month of [false, true]) {
-        const q = c.q(contexts[d]!);
-        const params = searchParamsSchema.parse({ q, sort: 'time', limit: '20', ...(month ? monthRange() : {}) });
-        const p = await parts(store, params, 5);
-        const entry: Record<string, unknown> = { dialect: d, cls: c.id, q, month, ...p };
-        if (opts.explain) entry.plan = await explain(store, params);
-        diagnostics.push(entry);
-        log(`  ${d} parts ${c.id.padEnd(13)} ${q.padEnd(14)} ${month ? 'month' : 'all  '} page ${p.pageMs} ms, count ${p.countMs} ms`);
-      }
-    }
-    if (opts.explain) {
+  if (opts.explain) {
+    for (const [d, store] of Object.entries(stores)) {
       const params = searchParamsSchema.parse({ q: '流量', sort: 'time', limit: '20' });
-      diagnostics.push({ dialect: d, cls: 'scan-plan', q: '流量', plan: await explain(store, params, true) });
+      diagnostics.push({ dialect: d, cls: 'scan-plan', q: '流量', plan: await explainScan(store, params) });
     }
   }
 
@@ -550,21 +365,7 @@ async function main() {
     log(`  postgres sizes: ${JSON.stringify(sizes.postgres)}`);
   }
 
-  // overlap of the approximate prototype with kefu's exact page
-  const overlap: Array<Record<string, unknown>> = [];
-  for (const r of results.filter((x) => x.engine.startsWith('proto'))) {
-    const exact = results.find((x) => x.engine === (r.engine === 'proto-pg' ? 'kefu-pg' : 'kefu-sqlite') && x.q === r.q && x.month === r.month);
-    if (!exact?.ids || !r.ids) continue;
-    const same = r.ids.filter((id) => exact.ids!.includes(id)).length;
-    overlap.push({ engine: r.engine, q: r.q, month: r.month, sameHits: same, of: exact.ids.length, sameOrder: JSON.stringify(r.ids) === JSON.stringify(exact.ids), total: r.total, kefuTotal: exact.total });
-  }
-
   printTable(results);
-  if (overlap.length > 0) {
-    console.log('\n| prototype | query | filter | same hits as kefu (of) | same order | count vs kefu |');
-    console.log('| --- | --- | --- | ---: | --- | --- |');
-    for (const o of overlap) console.log(`| ${o.engine} | ${o.q} | ${o.month ? 'one month' : 'none'} | ${o.sameHits} (${o.of}) | ${o.sameOrder ? 'yes' : 'no'} | ${o.total} vs ${o.kefuTotal} |`);
-  }
   const out = {
     started: started.toISOString(),
     finished: new Date().toISOString(),
@@ -575,9 +376,7 @@ async function main() {
     manifests: Object.fromEntries(Object.entries(manifests).map(([k, m]) => [k, { ...m, planted: { ...m.planted, samples: m.planted.samples.length } }])),
     results: results.map(({ ids: _ids, ...r }) => r),
     agentScoped: agentScoped.map(({ ids: _ids, ...r }) => r),
-    agentPlans,
     relevance,
-    overlap,
     diagnostics,
     sizes,
   };
@@ -596,7 +395,7 @@ function printTable(results: Measured[]) {
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const key = `${r.cls}|${r.q}|${r.month}`;
-    if (seen.has(key) || r.engine.startsWith('proto')) continue;
+    if (seen.has(key)) continue;
     seen.add(key);
     const ks = get('kefu-sqlite', r.q, r.month);
     const ls = get('like-sqlite', r.q, r.month);
@@ -606,12 +405,6 @@ function printTable(results: Measured[]) {
     console.log(
       `| ${r.label} | ${r.q} | ${r.month ? 'one month' : 'none'} | ${hits ? `${hits.total}${hits.estimate ? '+' : ''}` : '–'} | ${cell(ks)} | ${cell(ls)} | ${x(ks, ls)} | ${cell(kp)} | ${cell(ip)} | ${x(ks, ip)} | ${x(kp, ip)} |`,
     );
-  }
-  const protos = results.filter((r) => r.engine.startsWith('proto'));
-  if (protos.length > 0) {
-    console.log('\n| prototype | query | filter | p50 / p95 ms | hits |');
-    console.log('| --- | --- | --- | ---: | ---: |');
-    for (const p of protos) console.log(`| ${p.engine} | ${p.q} | ${p.month ? 'one month' : 'none'} | ${cell(p)} | ${p.total}${p.estimate ? '+' : ''} |`);
   }
 }
 

@@ -9,6 +9,7 @@ import * as m008 from './008_checkpoints.ts';
 import * as m006 from './006_grants.ts';
 import * as m009 from './009_search_key.ts';
 import * as m010 from './010_grant_unmask.ts';
+import * as m011 from './011_message_indexes.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '008_checkpoints': m008,
   '009_search_key': m009,
   '010_grant_unmask': m010,
+  '011_message_indexes': m011,
 };
 
 export const migrationProvider: MigrationProvider = {
