@@ -35,18 +35,16 @@ function sensitive(eb: ExpressionBuilder<any, any>): Expression<SqlBool> {
  * grant tables at every use rather than from the Viewer, so that a revocation or an expiry also ends access for
  * long-lived viewers (an open socket, a running export).
  */
-function granted(eb: ExpressionBuilder<any, any>, viewer: Viewer, now: number): Expression<SqlBool> {
-  return eb(
-    'c.id',
-    'in',
-    eb
-      .selectFrom('access_grant_conversation as gc')
-      .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
-      .select('gc.conversation_id')
-      .where('g.requester_id', '=', viewer.id)
-      .where('g.state', '=', 'approved')
-      .where('g.expires_at', '>', now),
-  );
+function granted(eb: ExpressionBuilder<any, any>, viewer: Viewer, now: number, opts: { unmask?: boolean } = {}): Expression<SqlBool> {
+  let grants = eb
+    .selectFrom('access_grant_conversation as gc')
+    .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
+    .select('gc.conversation_id')
+    .where('g.requester_id', '=', viewer.id)
+    .where('g.state', '=', 'approved')
+    .where('g.expires_at', '>', now);
+  if (opts.unmask) grants = grants.where('g.unmask', '=', 1);
+  return eb('c.id', 'in', grants);
 }
 
 /**
@@ -173,18 +171,7 @@ export async function sensitiveAmong(db: Kysely<Database>, conversationIds: read
  * role: even a conversation in one's own scope is shown masked without one. Read, like `granted`, at every use.
  */
 function unmaskGranted(eb: ExpressionBuilder<any, any>, viewer: Viewer, now: number): Expression<SqlBool> {
-  return eb(
-    'c.id',
-    'in',
-    eb
-      .selectFrom('access_grant_conversation as ugc')
-      .innerJoin('access_grant as ug', 'ug.id', 'ugc.grant_id')
-      .select('ugc.conversation_id')
-      .where('ug.requester_id', '=', viewer.id)
-      .where('ug.state', '=', 'approved')
-      .where('ug.unmask', '=', 1)
-      .where('ug.expires_at', '>', now),
-  );
+  return granted(eb, viewer, now, { unmask: true });
 }
 
 /** The conversations (alias `c`) a viewer may see unmasked now: for an explicit unmasked export. */
