@@ -108,3 +108,11 @@ export function presentCustomerForStaff(c: Customer): Customer {
   const mask = (v: string | null) => (v === null ? null : maskPii(v).text);
   return { ...c, name: maskPii(c.name).text, phone: mask(c.phone), email: mask(c.email) };
 }
+
+/** external_id → customer id, for the external ids that exist */
+export async function customersByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(externalIds)];
+  const rows: Array<{ id: string; external_id: string | null }> = [];
+  for (let i = 0; i < unique.length; i += 500) rows.push(...(await db.selectFrom('customer').select(['id', 'external_id']).where('external_id', 'in', unique.slice(i, i + 500)).execute()));
+  return new Map(rows.map((r) => [r.external_id!, r.id]));
+}

@@ -118,3 +118,11 @@ export async function setPassword(db: Kysely<Database>, user: Pick<User, 'id' | 
 export async function setUserStatus(db: Kysely<Database>, userId: string, status: User['status']): Promise<void> {
   await db.updateTable('app_user').set({ status }).where('id', '=', userId).execute();
 }
+
+/** staff login → user id, for the logins that exist */
+export async function usersByLogin(db: Kysely<Database>, logins: readonly string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(logins)];
+  const rows: Array<{ id: string; login: string }> = [];
+  for (let i = 0; i < unique.length; i += 500) rows.push(...(await db.selectFrom('app_user').select(['id', 'login']).where('login', 'in', unique.slice(i, i + 500)).execute()));
+  return new Map(rows.map((r) => [r.login, r.id]));
+}

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
-import { createCustomer } from '../../customers/index.ts';
-import { AppendError, openConversation, type AppendInput, type MessageAppender } from '../../conversations/index.ts';
+import { createCustomer, customersByExternalId } from '../../customers/index.ts';
+import { AppendError, assignConversations, conversationsByExternalId, openConversation, recordImportedAgents, type AppendInput, type MessageAppender } from '../../conversations/index.ts';
 import type { Database, Store } from '../../store/index.ts';
 import { LineReader } from './lines.ts';
 import { parseJsonl } from './parse-jsonl.ts';
 import { parseCsv } from './parse-csv.ts';
 import { ImportError, type BadLine, type ImportRecord } from './record.ts';
-import { assignConversations, conversationsByExternalId, customersByExternalId, recordImportedAgents, usersByLogin } from './lookups.ts';
+import { usersByLogin } from '../../governance/index.ts';
 
 export type ImportFormat = 'jsonl' | 'csv';
 

@@ -1,13 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../../store/index.ts';
+import type { Database } from '../store/index.ts';
 
-/*
- * The few reads and writes the importer needs that the owning modules do not export yet. They are kept here,
- * together and small, so they can move to conversations/, customers/ and governance/ as exported functions.
- */
+// What an import of existing chat records needs of conversations: lookups by external id, and the agents named in the file.
 
 const CHUNK = 500;
 
+/** the distinct keys, a bounded IN list at a time */
 async function byChunks<T>(keys: readonly string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
   const unique = [...new Set(keys)];
   const out: T[] = [];
@@ -19,18 +17,6 @@ async function byChunks<T>(keys: readonly string[], query: (chunk: string[]) => 
 export async function conversationsByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
   const rows = await byChunks(externalIds, (chunk) => db.selectFrom('conversation').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
   return new Map(rows.map((r) => [r.external_id!, r.id]));
-}
-
-/** external_id → customer id, for the external ids that exist */
-export async function customersByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
-  const rows = await byChunks(externalIds, (chunk) => db.selectFrom('customer').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
-  return new Map(rows.map((r) => [r.external_id!, r.id]));
-}
-
-/** staff login → user id, for the logins that exist */
-export async function usersByLogin(db: Kysely<Database>, logins: readonly string[]): Promise<Map<string, string>> {
-  const rows = await byChunks(logins, (chunk) => db.selectFrom('app_user').select(['id', 'login']).where('login', 'in', chunk).execute());
-  return new Map(rows.map((r) => [r.login, r.id]));
 }
 
 /**
