@@ -338,20 +338,31 @@ program
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .action((o) => exportCommand(o, config));
 
-/** Runs a command against the database, turning expected refusals into a message and exit code 1. */
-async function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: AuditLog, cfg: Config) => Promise<void>) {
-  const cfg = config();
-  const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+/**
+ * Runs a command, turning the errors it expects (a refusal with a reason for the operator) into that message on
+ * standard error and exit code 1 (3 for a grant that does not exist); anything else is a bug and propagates.
+ */
+async function refusing(fn: () => Promise<void>) {
   try {
-    await fn(store, new AuditLog(store.db, store.dialect), cfg);
+    await fn();
   } catch (err) {
-    if (err instanceof OrgError || err instanceof UserError) {
-      process.stderr.write(`kefu: ${err.message}\n`);
-      process.exitCode = 1;
-    } else throw err;
-  } finally {
-    await store.close();
+    if (!(err instanceof OrgError || err instanceof UserError || err instanceof GrantError || err instanceof BackupError || err instanceof RetentionError)) throw err;
+    process.stderr.write(`kefu: ${err.message}\n`);
+    process.exitCode = err instanceof GrantError && err.code === 'not_found' ? 3 : 1;
   }
+}
+
+/** Runs a command against the database (closed afterwards), with refusals as refusing() reports them. */
+function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: AuditLog, cfg: Config) => Promise<void>) {
+  return refusing(async () => {
+    const cfg = config();
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      await fn(store, new AuditLog(store.db, store.dialect), cfg);
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 const org = program.command('org').description('departments and groups (售前/售后/技术/VIP…)');
@@ -452,19 +463,7 @@ program
 
 // ---- access grants (申请-审批): the local operator lists requests and decides, audited as local-operator ----
 {
-  const grantCommand = async (fn: (deps: GrantDeps) => Promise<void>) => {
-    const cfg = config();
-    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-    try {
-      await fn({ db: store.db, dialect: store.dialect, audit: new AuditLog(store.db, store.dialect) });
-    } catch (err) {
-      if (!(err instanceof GrantError)) throw err;
-      process.stderr.write(`kefu: ${err.message}\n`);
-      process.exitCode = err.code === 'not_found' ? 3 : 1;
-    } finally {
-      await store.close();
-    }
-  };
+  const grantCommand = (fn: (deps: GrantDeps) => Promise<void>) => withStore((store, audit) => fn({ db: store.db, dialect: store.dialect, audit }));
   const scopeText = (g: Grant) =>
     g.scope.kind === 'customer' ? `customer ${g.scope.customerId}`
     : g.scope.kind === 'conversations' ? `conversations ${g.scope.conversationIds.join(',')}`
@@ -538,16 +537,6 @@ program
       },
     };
   };
-  /** expected refusals become a message and exit code 1 */
-  const refusals = async (fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!(err instanceof BackupError || err instanceof RetentionError)) throw err;
-      process.stderr.write(`\nkefu: ${err.message}\n`);
-      process.exitCode = 1;
-    }
-  };
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
   program
@@ -555,24 +544,18 @@ program
     .description('write a consistent backup of the running database to FILE and its manifest to FILE.json (SQLite online backup; pg_dump for PostgreSQL)')
     .argument('<file>', 'the backup file to create')
     .action((file: string) =>
-      refusals(async () => {
-        const cfg = config();
-        const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-        try {
-          const bar = progress('backing up');
-          const m = await createBackup(target(cfg), file, { onProgress: bar.update });
-          bar.end();
-          await new AuditLog(store.db, store.dialect).record({
-            actor: LOCAL_OPERATOR,
-            action: 'backup.create',
-            target: { type: 'backup', id: m.file },
-            detail: { file: path.resolve(file), size: m.size, sha256: m.sha256, dialect: m.dialect, schemaVersion: m.schemaVersion, counts: m.counts, scheduled: false },
-          });
-          process.stdout.write(`backup written: ${path.resolve(file)} (${mb(m.size)}; ${m.counts.conversations} conversations, ${m.counts.messages} messages, ${m.counts.auditEvents} audit events)\n`);
-          process.stdout.write(`manifest: ${manifestPath(path.resolve(file))}\nsha256: ${m.sha256}\n`);
-        } finally {
-          await store.close();
-        }
+      withStore(async (_store, audit, cfg) => {
+        const bar = progress('backing up');
+        const m = await createBackup(target(cfg), file, { onProgress: bar.update });
+        bar.end();
+        await audit.record({
+          actor: LOCAL_OPERATOR,
+          action: 'backup.create',
+          target: { type: 'backup', id: m.file },
+          detail: { file: path.resolve(file), size: m.size, sha256: m.sha256, dialect: m.dialect, schemaVersion: m.schemaVersion, counts: m.counts, scheduled: false },
+        });
+        process.stdout.write(`backup written: ${path.resolve(file)} (${mb(m.size)}; ${m.counts.conversations} conversations, ${m.counts.messages} messages, ${m.counts.auditEvents} audit events)\n`);
+        process.stdout.write(`manifest: ${manifestPath(path.resolve(file))}\nsha256: ${m.sha256}\n`);
       }),
     );
 
@@ -582,42 +565,29 @@ program
     .argument('<file>', 'a backup made by kefu backup (its FILE.json manifest must be next to it)')
     .option('--force', 'restore even though a kefu server seems to be running on this database', false)
     .action((file: string, o: { force: boolean }) =>
-      refusals(async () => {
+      refusing(async () => {
         const cfg = config();
         const bar = progress('restoring');
         const r = await restoreBackup(target(cfg), file, { force: o.force, onProgress: bar.update });
         bar.end();
         process.stdout.write(`restored the backup taken ${r.manifest.createdAt} (schema ${r.manifest.schemaVersion ?? 'unknown'}, ${r.manifest.counts.messages} messages)\n`);
         if (r.movedAside) process.stdout.write(`the database it replaced was moved to ${r.movedAside}\n`);
-        const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-        try {
+        await withStore(async (store, log) => {
           const { messages, audit, checkpoints, broken } = await verifyIntegrity(store.db);
           if (broken.length === 0) {
             process.stdout.write(`verified: ${messages.conversations} conversations, ${messages.messages} messages (${messages.purged} purged by retention), ${audit.checked} audit events, ${checkpoints.checked} checkpoints\n`);
           } else for (const b of broken) process.stdout.write(`${b}\n`);
-          await new AuditLog(store.db, store.dialect).record({
+          await log.record({
             actor: LOCAL_OPERATOR,
             action: 'backup.restore',
             target: { type: 'backup', id: r.manifest.file },
             detail: { file: path.resolve(file), sha256: r.manifest.sha256, takenAt: r.manifest.createdAt, schemaVersion: r.manifest.schemaVersion, movedAside: r.movedAside ?? null, forced: o.force, verified: broken.length === 0 },
           });
           process.exitCode = broken.length === 0 ? 0 : 1;
-        } finally {
-          await store.close();
-        }
+        });
       }),
     );
 
-  const onStore = (fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<void>) =>
-    refusals(async () => {
-      const cfg = config();
-      const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
-      try {
-        await fn(store);
-      } finally {
-        await store.close();
-      }
-    });
   const day = (t: number | null) => (t === null ? '' : new Date(t).toISOString());
 
   const retention = program.command('retention').description('retention policies (keep N days, by channel/group/tag) and the purge that empties expired conversations');
@@ -630,7 +600,7 @@ program
     .option('--group <group>', 'only conversations of this group (name or id)')
     .option('--tag <tag>', 'only conversations with this tag')
     .action((o: { name: string; days: string; channel?: string; group?: string; tag?: string }) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         const p = await addPolicy(store, { name: o.name, keepDays: Number(o.days), channel: o.channel, group: o.group, tag: o.tag }, LOCAL_OPERATOR);
         process.stdout.write(`added retention policy "${p.name}" (${p.id}): keep ${p.keepDays} days\n`);
       }),
@@ -640,7 +610,7 @@ program
     .description('list the retention policies')
     .option('--json', 'one JSON object per line', false)
     .action((o: { json: boolean }) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         const policies = await listPolicies(store.db);
         for (const p of policies) {
           const filters = [p.channel && `channel=${p.channel}`, p.groupId && `group=${p.groupId}`, p.tag && `tag=${p.tag}`].filter(Boolean).join(' ') || 'all conversations';
@@ -654,7 +624,7 @@ program
     .description('remove a policy')
     .argument('<policy>', 'policy name or id')
     .action((policy: string) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         const p = await removePolicy(store, policy, LOCAL_OPERATOR);
         process.stdout.write(`removed retention policy "${p.name}"\n`);
       }),
@@ -665,7 +635,7 @@ program
     .option('--dry-run', 'only count what would be purged', false)
     .option('--json', 'print the report as JSON', false)
     .action((o: { dryRun: boolean; json: boolean }) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         const r = await purgeExpired(store, { actor: LOCAL_OPERATOR, dryRun: o.dryRun });
         if (o.json) {
           process.stdout.write(JSON.stringify(r) + '\n');
@@ -685,7 +655,7 @@ program
     .option('--conversation <id>', 'conversation id or external id')
     .requiredOption('--reason <reason>', 'why, e.g. a case number')
     .action((o: { customer?: string; conversation?: string; reason: string }) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         if (Boolean(o.customer) === Boolean(o.conversation)) throw new RetentionError('invalid', 'give exactly one of --customer and --conversation');
         const h = await placeHold(store, { targetType: o.customer ? 'customer' : 'conversation', target: (o.customer ?? o.conversation)!, reason: o.reason }, LOCAL_OPERATOR);
         process.stdout.write(`legal hold ${h.id} placed on ${h.targetType} ${h.targetId}\n`);
@@ -696,7 +666,7 @@ program
     .description('release a legal hold')
     .argument('<id>', 'hold id')
     .action((id: string) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         const h = await releaseHold(store, id, LOCAL_OPERATOR);
         process.stdout.write(`legal hold ${h.id} on ${h.targetType} ${h.targetId} released\n`);
       }),
@@ -707,7 +677,7 @@ program
     .option('--all', 'also released ones', false)
     .option('--json', 'one JSON object per line', false)
     .action((o: { all: boolean; json: boolean }) =>
-      onStore(async (store) => {
+      withStore(async (store) => {
         const holds = await listHolds(store.db, { includeReleased: o.all });
         for (const h of holds) {
           process.stdout.write(o.json ? JSON.stringify(h) + '\n' : `${h.id}  ${h.targetType.padEnd(12)} ${h.targetId}  since ${day(h.placedAt)} by ${h.placedBy}${h.releasedAt ? `, released ${day(h.releasedAt)} by ${h.releasedBy}` : ''}  — ${h.reason}\n`);
