@@ -118,12 +118,11 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   const drift = await readDrift(db);
   const range = timeKeyRange(params, drift);
 
-  // the count first: in PostgreSQL it decides how the page is read
   let n: number;
   const conversationFilters = scope !== 'all' || params.customer || params.agent || params.group || params.channel || params.tag || params.conversation;
   const timeFiltered = params.from !== undefined || params.to !== undefined;
-  if (engineQuery !== null && !conversationFilters && (!timeFiltered || (dialect === 'sqlite' && drift === 0))) {
-    // nothing but the query (in SQLite also a time filter, when every key is in its own millisecond): the index alone counts
+  if (engineQuery !== null && !conversationFilters && (!timeFiltered || drift === 0)) {
+    // nothing but the query and a time filter whose key range is exact (every key in its own millisecond): the index alone counts
     n = await countInIndex(db, dialect, engineQuery, range, EXACT_COUNT_LIMIT + 1);
   } else {
     const base = await filteredMessages(db, dialect, params, engineQuery, scope);
@@ -134,7 +133,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     n = Number(counted.n);
   }
 
-  const base = await filteredMessages(db, dialect, params, engineQuery, scope, { fewHits: n <= EXACT_COUNT_LIMIT });
+  const base = await filteredMessages(db, dialect, params, engineQuery, scope);
   const key = searchKeyColumn(dialect, engineQuery !== null);
   const columns = ['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'] as const;
   const withCustomer = base.innerJoin('customer as cu', 'cu.id', 'c.customer_id');
@@ -221,7 +220,6 @@ export async function filteredMessages(
   params: Omit<SearchParams, 'sort' | 'cursor' | 'limit'>,
   engineQuery: string | null,
   scope: SearchScope,
-  opts: { fewHits?: boolean } = {},
 ) {
   let agentId: string | undefined;
   if (params.agent) {
@@ -230,7 +228,7 @@ export async function filteredMessages(
     agentId = u.id;
   }
 
-  const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, timeKeyRange(params, await readDrift(db)), opts) : db.selectFrom('message as m');
+  const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, timeKeyRange(params, await readDrift(db))) : db.selectFrom('message as m');
   let base = from
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
     .where('m.type', '!=', 'event')

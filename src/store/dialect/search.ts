@@ -17,7 +17,7 @@ export async function writeSearchDocs(trx: Kysely<any>, dialect: DialectName, do
       // the FTS rowid is the search key: newest first is the index's own order (store/search-keys.ts)
       await sql`insert into message_fts (rowid, tokens) values ${sql.join(chunk.map((d) => sql`(${d.searchKey}, ${d.tokens})`))}`.execute(trx);
     } else {
-      await sql`insert into message_search (message_id, tsv) select v.id, to_tsvector('simple', v.t) from unnest(${chunk.map((d) => d.messageId)}::text[], ${chunk.map((d) => d.tokens)}::text[]) as v(id, t)`.execute(trx);
+      await sql`insert into message_search (message_id, search_key, tsv) select v.id, v.k, to_tsvector('simple', v.t) from unnest(${chunk.map((d) => d.messageId)}::text[], ${chunk.map((d) => d.searchKey)}::bigint[], ${chunk.map((d) => d.tokens)}::text[]) as v(id, k, t)`.execute(trx);
     }
   }
 }
@@ -34,12 +34,12 @@ type MessagesFrom = SelectQueryBuilder<Database & { m: MessageTable }, 'm', {}>;
  * Messages `m` that match the engine query (an FTS5 MATCH expression in SQLite, a tsquery text in PostgreSQL, both
  * from the archive tokenizer) within a key range.
  *
- * SQLite: the FTS table drives the scan, joined to `m` by key, so ordering by searchKeyColumn() descending reads hits
- * newest first and stops after a page, and the key range bounds the index scan itself. PostgreSQL: a condition on
- * `m`; with `fewHits` (the caller counted at most a few thousand) the hits are collected from the GIN index first and
- * then sorted, otherwise `m` is walked newest first and each row is tested, which stops early for common words.
+ * The index table drives the scan in both dialects (FTS5 `f`, `message_search s`), joined to `m` by key, so ordering by
+ * searchKeyColumn() descending reads hits newest first and stops after a page, and the key range bounds the index
+ * scan itself. PostgreSQL chooses per query between walking the key newest first (common words) and collecting the
+ * few hits from the GIN index (rare words, numbers), which its statistics (migration 009) tell apart.
  */
-export function matchingMessages(db: Kysely<Database>, dialect: DialectName, engineQuery: string, range: KeyRange, opts: { fewHits?: boolean } = {}): MessagesFrom {
+export function matchingMessages(db: Kysely<Database>, dialect: DialectName, engineQuery: string, range: KeyRange): MessagesFrom {
   if (dialect === 'sqlite') {
     let q = db
       .selectFrom(sql<{ rowid: number }>`message_fts`.as('f'))
@@ -50,20 +50,19 @@ export function matchingMessages(db: Kysely<Database>, dialect: DialectName, eng
     // the query reads only m, c and what joins them; f stays reachable through searchKeyColumn()
     return q as unknown as MessagesFrom;
   }
-  let q = db.selectFrom('message as m');
-  if (range.lo !== undefined) q = q.where('m.search_key', '>=', range.lo);
-  if (range.hi !== undefined) q = q.where('m.search_key', '<', range.hi);
-  return q.where(
-    opts.fewHits
-      ? // offset 0 keeps the planner from folding the hits back into a per-row test
-        sql<SqlBool>`m.id in (select s.message_id from message_search s where s.tsv @@ ${engineQuery}::tsquery offset 0)`
-      : sql<SqlBool>`exists (select 1 from message_search s where s.message_id = m.id and s.tsv @@ ${engineQuery}::tsquery)`,
-  );
+  let q = db
+    .selectFrom(sql<{ message_id: string; search_key: number }>`message_search`.as('s'))
+    .innerJoin('message as m', 'm.id', 's.message_id')
+    .where(sql<SqlBool>`s.tsv @@ ${engineQuery}::tsquery`);
+  if (range.lo !== undefined) q = q.where(sql<SqlBool>`s.search_key >= ${range.lo}`);
+  if (range.hi !== undefined) q = q.where(sql<SqlBool>`s.search_key < ${range.hi}`);
+  return q as unknown as MessagesFrom;
 }
 
-/** The search key of `m` as the query should order and page by: in SQLite with a match, the FTS rowid itself. */
+/** The search key of `m` as the query should order and page by: with a match, the index table's own copy. */
 export function searchKeyColumn(dialect: DialectName, matched: boolean): RawBuilder<number> {
-  return dialect === 'sqlite' && matched ? sql<number>`f.rowid` : sql<number>`m.search_key`;
+  if (!matched) return sql<number>`m.search_key`;
+  return dialect === 'sqlite' ? sql<number>`f.rowid` : sql<number>`s.search_key`;
 }
 
 /**
@@ -77,18 +76,17 @@ export async function countInIndex(db: Kysely<Database>, dialect: DialectName, e
     const r = await sql<{ n: number }>`select count(*) as n from (select rowid from message_fts where message_fts match ${engineQuery}${lo}${hi} limit ${cap})`.execute(db);
     return Number(r.rows[0]!.n);
   }
-  const r = await sql<{ n: number }>`select count(*) as n from (select 1 from message_search where tsv @@ ${engineQuery}::tsquery limit ${cap}) h`.execute(db);
+  const lo = range.lo === undefined ? sql`` : sql` and search_key >= ${range.lo}`;
+  const hi = range.hi === undefined ? sql`` : sql` and search_key < ${range.hi}`;
+  const r = await sql<{ n: number }>`select count(*) as n from (select 1 from message_search where tsv @@ ${engineQuery}::tsquery${lo}${hi} limit ${cap}) h`.execute(db);
   return Number(r.rows[0]!.n);
 }
 
-/**
- * Relevance score of a matched `m`, larger is better. SQLite: bm25 of the FTS row already joined by matchingMessages();
- * PostgreSQL: ts_rank of its index entry.
- */
+/** Relevance score of a matched `m` (its index row joined by matchingMessages()), larger is better. */
 export function relevanceScore(dialect: DialectName, engineQuery: string): RawBuilder<number> {
   // FTS5's bm25 is negative-is-better
   if (dialect === 'sqlite') return sql<number>`-bm25(message_fts)`;
-  return sql<number>`(select ts_rank(s.tsv, ${engineQuery}::tsquery) from message_search s where s.message_id = m.id)`;
+  return sql<number>`ts_rank(s.tsv, ${engineQuery}::tsquery)`;
 }
 
 /** A condition on `m`: it matches the engine query (for callers that only filter, such as grants and imports). */
