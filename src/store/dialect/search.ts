@@ -11,6 +11,9 @@ export interface SearchDoc {
 
 /** Writes index entries in the caller's transaction, so a message and its index entry commit together. */
 export async function writeSearchDocs(trx: Kysely<any>, dialect: DialectName, docs: SearchDoc[]): Promise<void> {
+  // FTS5 writes out its pending terms whenever a rowid is not larger than the one before (the doclists are sorted):
+  // an import of interleaved conversations would make a tiny segment per conversation, so the keys go in ascending
+  if (dialect === 'sqlite') docs = [...docs].sort((a, b) => a.searchKey - b.searchKey);
   for (let i = 0; i < docs.length; i += 400) {
     const chunk = docs.slice(i, i + 400);
     if (dialect === 'sqlite') {
