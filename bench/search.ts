@@ -116,14 +116,15 @@ function kefuRunner(store: Store): Runner {
   };
 }
 
-function pageAndCount(db: Kysely<Database>, base: Awaited<ReturnType<typeof filteredMessages>>, limit: number) {
-  const page = base
+function pageAndCount(db: Kysely<Database>, dialect: DialectName, base: Awaited<ReturnType<typeof filteredMessages>>, limit: number) {
+  let page = base
     .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
     .select(['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'])
     .limit(limit + 1)
     // newest first along the message table's time-ordered index, as kefu orders: the scan stops after a page of hits
-    .orderBy('m.search_key', 'desc')
-    .orderBy('m.id', 'desc');
+    .orderBy('m.search_key', 'desc');
+  // as in searchMessages: the key is unique in SQLite, PostgreSQL breaks ties by id
+  if (dialect === 'postgres') page = page.orderBy('m.id', 'desc');
   const count = db.selectFrom(base.select(sql<number>`1`.as('one')).limit(EXACT_COUNT_LIMIT + 1).as('capped')).select((eb) => eb.fn.countAll<number>().as('n'));
   return { page, count };
 }
@@ -135,7 +136,7 @@ async function scanQueries(db: Kysely<Database>, dialect: DialectName, params: S
     const pattern = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     base = dialect === 'sqlite' ? base.where(sql<boolean>`m.body like ${pattern} escape '\\'`) : base.where(sql<boolean>`m.body ilike ${pattern}`);
   }
-  return pageAndCount(db, base, params.limit);
+  return pageAndCount(db, dialect, base, params.limit);
 }
 
 function scanRunner(store: Store): Runner {

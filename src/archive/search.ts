@@ -163,7 +163,8 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
         // keys are unique in SQLite; PostgreSQL nodes may share one, and the id breaks the tie
         page = dialect === 'sqlite' ? page.where(key, '<', k) : page.where((eb) => eb.or([eb(key, '<', k), eb.and([eb(key, '=', k), eb('m.id', '<', id)])]));
       }
-      page = page.orderBy(key, 'desc').orderBy('m.id', 'desc');
+      // SQLite's keys are unique, and a second sort term would stop FTS5 from delivering its hits in key order
+      page = dialect === 'sqlite' ? page.orderBy(key, 'desc') : page.orderBy(key, 'desc').orderBy('m.id', 'desc');
     }
     rows = await page.execute();
   }
