@@ -139,19 +139,22 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   const withCustomer = base.innerJoin('customer as cu', 'cu.id', 'c.customer_id');
   let rows;
   if (byRelevance && dialect === 'sqlite') {
-    // bm25 over the newest RELEVANCE_WINDOW hits, computed by the FTS scan that finds them
-    const ranked = withCustomer
-      .select(columns)
+    // bm25 over the newest RELEVANCE_WINDOW hits, computed by the FTS scan that finds them; only the page's rows are
+    // read whole
+    const ranked = base
       .select([relevanceScore(dialect, engineQuery!).as('score'), key.as('k')])
       .orderBy(key, 'desc')
       .limit(RELEVANCE_WINDOW);
+    const top = db.selectFrom(ranked.as('r')).select(['r.k', 'r.score']).orderBy('r.score', 'desc').orderBy('r.k', 'desc').limit(params.limit + 1).offset(cursor?.o ?? 0);
     rows = await db
-      .selectFrom(ranked.as('r'))
-      .selectAll()
-      .orderBy('r.score', 'desc')
-      .orderBy('r.k', 'desc')
-      .limit(params.limit + 1)
-      .offset(cursor?.o ?? 0)
+      .selectFrom(top.as('t'))
+      .innerJoin('message as m', 'm.search_key', 't.k')
+      .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
+      .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
+      .select(columns)
+      .select('t.k as k')
+      .orderBy('t.score', 'desc')
+      .orderBy('t.k', 'desc')
       .execute();
   } else {
     let page = withCustomer.select(columns).select(key.as('k')).limit(params.limit + 1);
