@@ -5,7 +5,9 @@ import { MessageAppender } from '../conversations/appender.ts';
 import { openConversation } from '../conversations/conversations.ts';
 import { createCustomer } from '../customers/index.ts';
 import { searchMessages, searchParamsSchema } from '../archive/search.ts';
+import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
 import { KEY_SLOTS_PER_MS, readDrift } from './search-keys.ts';
+import type { Database } from './schema.ts';
 import type { Store } from './index.ts';
 
 const T = Date.parse('2025-03-01T08:00:00Z');
@@ -77,6 +79,24 @@ for (const dialect of testDialects()) {
       assert.deepEqual(after, later);
       // newest first is key order: the later millisecond first, then the crowd in the order it was written
       assert.deepEqual(await search('同一毫秒'), [...later, ...[...crowd].reverse()]);
+    });
+
+    test('SQLite reads the hits of a newest-first search in key order, without sorting them', { skip: dialect !== 'sqlite' && 'SQLite plan' }, async () => {
+      // a second sort term once made SQLite fetch and sort every hit: seconds for a common word at 10M messages
+      const seen: CompiledQuery[] = [];
+      const logged = new Kysely<Database>({ dialect: new SqliteDialect({ database: store.sqlite! }), log: (e) => void seen.push(e.query) });
+      for (const extra of [{}, { from: new Date(T).toISOString(), to: new Date(T + 60_000).toISOString() }, { sort: 'relevance' }]) {
+        seen.length = 0;
+        await searchMessages(logged, 'sqlite', searchParamsSchema.parse({ q: '宽带', ...extra }), 'all');
+        const page = seen.find((q) => /message_fts/.test(q.sql) && /order by/i.test(q.sql) && !/count\(/i.test(q.sql));
+        assert.ok(page, 'the page query ran');
+        const plan = (store.sqlite!.prepare(`explain query plan ${page.sql}`).all(...(page.parameters as unknown[])) as Array<{ detail: string }>).map((r) => r.detail);
+        assert.ok(plan.some((d) => d.startsWith('SCAN f VIRTUAL TABLE')), `the FTS index drives the scan: ${plan.join(' | ')}`);
+        if (!('sort' in extra)) {
+          assert.ok(plan[0]!.startsWith('SCAN f VIRTUAL TABLE'), `the FTS index is the outer loop: ${plan.join(' | ')}`);
+          assert.ok(!plan.some((d) => d.includes('TEMP B-TREE')), `no sort of the hits: ${plan.join(' | ')}`);
+        }
+      }
     });
   });
 }
