@@ -92,9 +92,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       return { result, durable: wal.sync() };
     },
     async close() {
-      if (deferred) {
-        await deferred.checkpointer.stop();
-        deferred.wal.close();
+      // closing twice (a test's store handed to a server that closes it too) must not wait for a worker gone already
+      const d = deferred;
+      deferred = null;
+      if (d) {
+        await d.checkpointer.stop();
+        d.wal.close();
       }
       await db.destroy();
     },
