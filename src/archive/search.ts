@@ -232,7 +232,8 @@ export async function filteredMessages(
     agentId = u.id;
   }
 
-  const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, timeKeyRange(params, await readDrift(db))) : db.selectFrom('message as m');
+  const range = timeKeyRange(params, await readDrift(db));
+  const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, range) : db.selectFrom('message as m');
   let base = from
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
     .where('m.type', '!=', 'event')
@@ -240,9 +241,8 @@ export async function filteredMessages(
     .where('m.purged_at', 'is', null);
   if (scope !== 'all') base = base.where('unmaskedFor' in scope ? unmaskScope(scope.unmaskedFor) : conversationScope(scope));
   if (engineQuery === null) {
-    const { lo, hi } = timeKeyRange(params, await readDrift(db));
-    if (lo !== undefined) base = base.where('m.search_key', '>=', lo);
-    if (hi !== undefined) base = base.where('m.search_key', '<', hi);
+    if (range.lo !== undefined) base = base.where('m.search_key', '>=', range.lo);
+    if (range.hi !== undefined) base = base.where('m.search_key', '<', range.hi);
   }
   if (params.from) base = base.where('m.created_at', '>=', Date.parse(params.from));
   if (params.to) base = base.where('m.created_at', '<', Date.parse(params.to));

@@ -8,7 +8,7 @@ import { CORPUS_DIR, loadCorpus } from '../../../test/support/corpus.ts';
 import { MessageAppender, listMessagesAfter, GENESIS_HASH, chainHash } from '../../conversations/index.ts';
 import { createUser } from '../../governance/index.ts';
 import { engineQueryFor } from '../index.ts';
-import { matchCondition } from '../../store/dialect/search.ts';
+import { countInIndex } from '../../store/dialect/search.ts';
 import { importFile, TURN_GAP_MS, type ImportSummary } from './index.ts';
 
 type Store = Awaited<ReturnType<typeof freshStore>>;
@@ -35,12 +35,7 @@ async function counts(store: Store) {
 
 /** messages the search index finds for a query (the index itself, without search's viewer scope) */
 async function hits(store: Store, q: string) {
-  const r = await store.db
-    .selectFrom('message as m')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where(matchCondition(store.dialect, engineQueryFor(store.dialect, q)!))
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return countInIndex(store.db, store.dialect, engineQueryFor(store.dialect, q)!, {}, Number.MAX_SAFE_INTEGER);
 }
 
 for (const dialect of testDialects()) {

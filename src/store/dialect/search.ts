@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DialectName } from './index.ts';
 import type { Database, MessageTable } from '../schema.ts';
 
@@ -90,12 +90,6 @@ export function relevanceScore(dialect: DialectName, engineQuery: string): RawBu
   // FTS5's bm25 is negative-is-better
   if (dialect === 'sqlite') return sql<number>`-bm25(message_fts)`;
   return sql<number>`ts_rank(s.tsv, ${engineQuery}::tsquery)`;
-}
-
-/** A condition on `m`: it matches the engine query (for callers that only filter, such as grants and imports). */
-export function matchCondition(dialect: DialectName, engineQuery: string): Expression<SqlBool> {
-  if (dialect === 'sqlite') return sql<SqlBool>`m.search_key in (select rowid from message_fts where message_fts match ${engineQuery})`;
-  return sql<SqlBool>`exists (select 1 from message_search s where s.message_id = m.id and s.tsv @@ ${engineQuery}::tsquery)`;
 }
 
 /** Removes the index entries of these messages (the retention purge), in the caller's transaction. */
