@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { launchChromium, watchPageErrors } from '../support/browser.ts';
+import { launchChromium, pageWithCookie } from '../support/browser.ts';
 import { startTestServer } from '../support/server.ts';
 
 test('auditors browse and filter the audit trail in the console; agents are told it is not for them', async (t) => {
@@ -14,13 +14,7 @@ test('auditors browse and filter the audit trail in the console; agents are told
     const auditorCookie = await srv.login('the-auditor', 'auditor');
     await fetch(`${srv.url}/api/v1/search?q=${encodeURIComponent('退款')}`, { headers: { cookie: agentCookie } });
 
-    const pageAs = async (cookie: string) => {
-      const context = await browser.newContext();
-      const [name, value] = cookie.split('=') as [string, string];
-      await context.addCookies([{ name, value, url: srv.url }]);
-      const page = await context.newPage();
-      return { page, errors: watchPageErrors(page) };
-    };
+    const pageAs = (cookie: string) => pageWithCookie(browser, srv.url, cookie);
 
     const { page, errors } = await pageAs(auditorCookie);
     await page.goto(`${srv.url}/audit`);

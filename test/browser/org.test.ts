@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchChromium, watchPageErrors } from '../support/browser.ts';
+import { launchChromium, pageWithCookie } from '../support/browser.ts';
 import { startTestServer } from '../support/server.ts';
 import { listAudit } from '../../src/governance/index.ts';
 
@@ -24,13 +24,7 @@ test('an admin builds a department and a group in the console, adds an agent, an
     const db = srv.server.store.db;
     const agentId = (await db.selectFrom('app_user').select('id').where('login', '=', 'org-agent').executeTakeFirstOrThrow()).id;
 
-    const pageAs = async (cookie: string) => {
-      const context = await browser.newContext();
-      const [name, value] = cookie.split('=') as [string, string];
-      await context.addCookies([{ name, value, url: srv.url }]);
-      const page = await context.newPage();
-      return { page, errors: watchPageErrors(page) };
-    };
+    const pageAs = (cookie: string) => pageWithCookie(browser, srv.url, cookie);
 
     const { page, errors } = await pageAs(adminCookie);
     await page.goto(srv.url);

@@ -36,3 +36,12 @@ export function watchPageErrors(page: Page): string[] {
   });
   return errors;
 }
+
+/** A page in a fresh browser context signed in with a session cookie (`name=value` as `srv.login` returns it). */
+export async function pageWithCookie(browser: Browser, url: string, cookie: string): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext();
+  const [name, value] = cookie.split('=') as [string, string];
+  await context.addCookies([{ name, value, url }]);
+  const page = await context.newPage();
+  return { page, errors: watchPageErrors(page) };
+}
