@@ -245,7 +245,14 @@ async function inspectDatabase(url: string): Promise<{ otherSessions: number; ta
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const sessions = await client.query<{ n: string }>('select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+    // a client that has just disconnected (a server stopped a moment ago, the backup's own pg_dump) can still be listed
+    // for a little while: look again for up to 3 s before calling it connected
+    const countOthers = () => client.query<{ n: string }>('select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+    let sessions = await countOthers();
+    for (let waited = 0; Number(sessions.rows[0]!.n) > 0 && waited < 3000; waited += 200) {
+      await new Promise((r) => setTimeout(r, 200));
+      sessions = await countOthers();
+    }
     const tables = await client.query<{ n: string; kefu: string }>(`select count(*) as n, count(*) filter (where tablename = 'kefu_migration') as kefu from pg_tables where schemaname = 'public'`);
     return { otherSessions: Number(sessions.rows[0]!.n), tables: Number(tables.rows[0]!.n), isKefu: Number(tables.rows[0]!.kefu) > 0 };
   } finally {
