@@ -14,7 +14,11 @@ export class WalSync {
   private inFlight: Promise<void> | null = null;
   private nextWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
-  constructor(private readonly walPath: string) {}
+  /** `flush` is the file sync itself (replaceable so the grouping can be tested on its own) */
+  constructor(
+    private readonly walPath: string,
+    private readonly flush: (walPath: string, fd: number | null) => Promise<number> = fdatasyncFile,
+  ) {}
 
   /** resolves when everything written to the WAL before the call is on disk */
   sync(): Promise<void> {
@@ -27,8 +31,11 @@ export class WalSync {
   private startNext(): void {
     const waiters = this.nextWaiters;
     this.nextWaiters = [];
-    this.inFlight = this.fdatasync().then(
-      () => waiters.forEach((w) => w.resolve()),
+    this.inFlight = this.flush(this.walPath, this.fd).then(
+      (fd) => {
+        this.fd = fd;
+        waiters.forEach((w) => w.resolve());
+      },
       (err: Error) => waiters.forEach((w) => w.reject(err)),
     );
     void this.inFlight.finally(() => {
@@ -37,17 +44,17 @@ export class WalSync {
     });
   }
 
-  private async fdatasync(): Promise<void> {
-    // the WAL file lives as long as the server's connection is open, so one descriptor serves the whole run
-    this.fd ??= await new Promise<number>((res, rej) => fs.open(this.walPath, 'r', (e, fd) => (e ? rej(e) : res(fd))));
-    const fd = this.fd;
-    await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
-  }
-
   close(): void {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/** fdatasync of the WAL; the file lives as long as the server's connection is open, so one descriptor serves the run */
+async function fdatasyncFile(walPath: string, fd: number | null): Promise<number> {
+  const open = fd ?? (await new Promise<number>((res, rej) => fs.open(walPath, 'r', (e, f) => (e ? rej(e) : res(f)))));
+  await new Promise<void>((res, rej) => fs.fdatasync(open, (e) => (e ? rej(e) : res())));
+  return open;
 }
 
 /** Runs WAL checkpoints of `file` on a worker thread every `everyMs` (see sqlite-checkpoint-worker.mjs). */
