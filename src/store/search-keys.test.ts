@@ -88,7 +88,7 @@ for (const dialect of testDialects()) {
       for (const extra of [{}, { from: new Date(T).toISOString(), to: new Date(T + 60_000).toISOString() }, { sort: 'relevance' }]) {
         seen.length = 0;
         await searchMessages(logged, 'sqlite', searchParamsSchema.parse({ q: '宽带', ...extra }), 'all');
-        const page = seen.find((q) => /message_fts/.test(q.sql) && /order by/i.test(q.sql) && !/count\(/i.test(q.sql));
+        const page = seen.find((q) => /from message_fts as "f"/.test(q.sql) && /order by/i.test(q.sql) && !/count\(/i.test(q.sql));
         assert.ok(page, 'the page query ran');
         const plan = (store.sqlite!.prepare(`explain query plan ${page.sql}`).all(...(page.parameters as unknown[])) as Array<{ detail: string }>).map((r) => r.detail);
         assert.ok(plan.some((d) => d.startsWith('SCAN f VIRTUAL TABLE')), `the FTS index drives the scan: ${plan.join(' | ')}`);
@@ -97,6 +97,40 @@ for (const dialect of testDialects()) {
           assert.ok(!plan.some((d) => d.includes('TEMP B-TREE')), `no sort of the hits: ${plan.join(' | ')}`);
         }
       }
+    });
+
+    test('a filtered count tests only the newest matches and then says "at least"; paging still finds every hit', async () => {
+      // two customers' conversations, the word in both, interleaved in time
+      const mine: string[] = [];
+      const ids = await store.db.transaction().execute(async (trx) => {
+        const a = await createCustomer(trx, { name: '甲', externalId: 'count-a' });
+        const b = await createCustomer(trx, { name: '乙', externalId: 'count-b' });
+        const ca = (await openConversation(trx, { customerId: a.id, channel: 'web', createdAt: T + 100_000 })).conversation.id;
+        const cb = (await openConversation(trx, { customerId: b.id, channel: 'web', createdAt: T + 100_000 })).conversation.id;
+        const out: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          const [r] = await appender.appendWithin(trx, [{ conversationId: i % 2 ? ca : cb, clientId: null, sender: { kind: 'customer', id: null }, type: 'text', body: `计数测试 ${i}`, createdAt: T + 100_000 + i * 1000 }]);
+          if (r instanceof Error) throw r;
+          out.push(r.message.id);
+          if (i % 2) mine.push(r.message.id);
+        }
+        return out;
+      });
+      assert.equal(ids.length, 12);
+      const exact = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a' }), 'all');
+      assert.deepEqual([exact.total, exact.totalIsEstimate], [6, false]);
+      // only the newest 5 of the 12 matches are tested: 2 or 3 of them are customer A's
+      const bounded = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a', limit: 2 }), 'all', { countWorkLimit: 5 });
+      assert.equal(bounded.totalIsEstimate, true);
+      assert.ok(bounded.total >= 2 && bounded.total <= 6, `a lower bound: ${bounded.total}`);
+      const found: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a', limit: 2, ...(cursor ? { cursor } : {}) }), 'all', { countWorkLimit: 5 });
+        found.push(...r.hits.map((h) => h.messageId));
+        cursor = r.nextCursor ?? undefined;
+      } while (cursor);
+      assert.deepEqual(found, [...mine].reverse());
     });
   });
 }

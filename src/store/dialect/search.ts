@@ -85,6 +85,18 @@ export async function countInIndex(db: Kysely<Database>, dialect: DialectName, e
   return Number(r.rows[0]!.n);
 }
 
+/**
+ * The key of the (n+1)-th newest match, or null when there are at most n: keys above it are the newest n matches. Lets a
+ * count that must test every match against filters stop after n of them.
+ */
+export async function keyAfterNewest(db: Kysely<Database>, dialect: DialectName, engineQuery: string, range: KeyRange, n: number): Promise<number | null> {
+  const r =
+    dialect === 'sqlite'
+      ? await sql<{ k: number }>`select rowid as k from message_fts where message_fts match ${engineQuery}${range.lo === undefined ? sql`` : sql` and rowid >= ${range.lo}`}${range.hi === undefined ? sql`` : sql` and rowid < ${range.hi}`} order by rowid desc limit 1 offset ${n}`.execute(db)
+      : await sql<{ k: number }>`select search_key as k from message_search where tsv @@ ${engineQuery}::tsquery${range.lo === undefined ? sql`` : sql` and search_key >= ${range.lo}`}${range.hi === undefined ? sql`` : sql` and search_key < ${range.hi}`} order by search_key desc limit 1 offset ${n}`.execute(db);
+  return r.rows[0] ? Number(r.rows[0].k) : null;
+}
+
 /** Relevance score of a matched `m` (its index row joined by matchingMessages()), larger is better. */
 export function relevanceScore(dialect: DialectName, engineQuery: string): RawBuilder<number> {
   // FTS5's bm25 is negative-is-better
