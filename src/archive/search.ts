@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
-import { countInIndex, keyAfterNewest, matchingMessages, relevanceScore, searchKeyColumn } from '../store/dialect/search.ts';
+import { countInIndex, keyAfterNewest, matchingMessages, relevanceScore, searchKeyColumn, type KeyRange } from '../store/dialect/search.ts';
 import { keyRange, readDrift } from '../store/search-keys.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
 import { conversationScope, unmaskScope, type Viewer } from '../governance/policies/conversations.ts';
@@ -123,6 +123,8 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   const byRelevance = params.sort === 'relevance' && engineQuery !== null;
   const drift = await readDrift(db);
   const range = timeKeyRange(params, drift);
+  // one filtered query for the count and the page: Kysely builders are immutable, and building it resolves --agent
+  const base = await filteredMessages(db, dialect, params, engineQuery, scope, range);
 
   let n: number;
   let lowerBound = false;
@@ -132,7 +134,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     // nothing but the query and a time filter whose key range is exact (every key in its own millisecond): the index alone counts
     n = await countInIndex(db, dialect, engineQuery, range, EXACT_COUNT_LIMIT + 1);
   } else {
-    let counted = await filteredMessages(db, dialect, params, engineQuery, scope);
+    let counted = base;
     const boundary = engineQuery !== null ? await keyAfterNewest(db, dialect, engineQuery, range, opts.countWorkLimit ?? COUNT_WORK_LIMIT) : null;
     if (boundary !== null) {
       counted = counted.where(searchKeyColumn(dialect, true), '>', boundary);
@@ -145,7 +147,6 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     n = Number(r.n);
   }
 
-  const base = await filteredMessages(db, dialect, params, engineQuery, scope);
   const key = searchKeyColumn(dialect, engineQuery !== null);
   const columns = ['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'] as const;
   const withCustomer = base.innerJoin('customer as cu', 'cu.id', 'c.customer_id');
@@ -237,6 +238,8 @@ export async function filteredMessages(
   params: Omit<SearchParams, 'sort' | 'cursor' | 'limit'>,
   engineQuery: string | null,
   scope: SearchScope,
+  /** the time filter's key range, when the caller has it already */
+  knownRange?: KeyRange,
 ) {
   let agentId: string | undefined;
   if (params.agent) {
@@ -245,7 +248,7 @@ export async function filteredMessages(
     agentId = u.id;
   }
 
-  const range = timeKeyRange(params, await readDrift(db));
+  const range = knownRange ?? timeKeyRange(params, await readDrift(db));
   const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, range) : db.selectFrom('message as m');
   let base = from
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
