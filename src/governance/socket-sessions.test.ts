@@ -30,6 +30,15 @@ function closedWithin(socket: Socket, ms: number): Promise<{ ms: number; ended: 
 }
 
 /** A second connection with the same cookie: the handshake must refuse it. */
+/** signs in over HTTP and opens an /agent socket with that session */
+async function signedInSocket(t: TestServer, login: string) {
+  const r = await signIn(t, login, PASSWORD);
+  assert.equal(r.status, 200);
+  const socket = t.agent(r.cookie!);
+  await connected(socket);
+  return { cookie: r.cookie!, socket };
+}
+
 async function refused(t: TestServer, cookie: string): Promise<string> {
   const again = t.agent(cookie);
   try {
@@ -58,13 +67,7 @@ for (const dialect of testDialects()) {
     });
     after(async () => t.close());
 
-    const agentSession = async (login: string) => {
-      const r = await signIn(t, login, PASSWORD);
-      assert.equal(r.status, 200);
-      const socket = t.agent(r.cookie!);
-      await connected(socket);
-      return { cookie: r.cookie!, socket };
-    };
+    const agentSession = (login: string) => signedInSocket(t, login);
 
     test('an admin revokes every session of an agent: the agent’s sockets close within a second, and reconnecting is refused', async () => {
       const agent = await createUser(t.server.store.db, { login: 'sock.revoked', password: PASSWORD, role: 'agent' });
@@ -126,13 +129,7 @@ for (const dialect of testDialects()) {
     });
     after(async () => t.close());
 
-    const agentSession = async (login: string) => {
-      const r = await signIn(t, login, PASSWORD);
-      assert.equal(r.status, 200);
-      const socket = t.agent(r.cookie!);
-      await connected(socket);
-      return { cookie: r.cookie!, socket };
-    };
+    const agentSession = (login: string) => signedInSocket(t, login);
     const cli = (...args: string[]) => {
       const env = { ...process.env, KEFU_DATA_DIR: t.dataDir, KEFU_DATABASE_URL: t.databaseUrl ?? '' };
       const r = spawnSync(process.execPath, [path.join(root, 'bin/kefu.mjs'), ...args], { env, encoding: 'utf8' });
