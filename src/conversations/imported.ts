@@ -1,21 +1,14 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../store/index.ts';
+import { inChunks, type Database } from '../store/index.ts';
 
 // What an import of existing chat records needs of conversations: lookups by external id, and the agents named in the file.
 
 const CHUNK = 500;
 
-/** the distinct keys, a bounded IN list at a time */
-async function byChunks<T>(keys: readonly string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
-  const unique = [...new Set(keys)];
-  const out: T[] = [];
-  for (let i = 0; i < unique.length; i += CHUNK) out.push(...(await query(unique.slice(i, i + CHUNK))));
-  return out;
-}
 
 /** external_id → conversation id, for the external ids that exist */
 export async function conversationsByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
-  const rows = await byChunks(externalIds, (chunk) => db.selectFrom('conversation').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
+  const rows = await inChunks(externalIds, (chunk) => db.selectFrom('conversation').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
   return new Map(rows.map((r) => [r.external_id!, r.id]));
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { newId, type Database } from '../store/index.ts';
+import { inChunks, newId, type Database } from '../store/index.ts';
 import { maskPii } from '../governance/masking.ts';
 
 export interface Customer {
@@ -111,8 +111,6 @@ export function presentCustomerForStaff(c: Customer): Customer {
 
 /** external_id → customer id, for the external ids that exist */
 export async function customersByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
-  const unique = [...new Set(externalIds)];
-  const rows: Array<{ id: string; external_id: string | null }> = [];
-  for (let i = 0; i < unique.length; i += 500) rows.push(...(await db.selectFrom('customer').select(['id', 'external_id']).where('external_id', 'in', unique.slice(i, i + 500)).execute()));
+  const rows = await inChunks(externalIds, (chunk) => db.selectFrom('customer').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());
   return new Map(rows.map((r) => [r.external_id!, r.id]));
 }

@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { newId, type Database } from '../store/index.ts';
+import { inChunks, newId, type Database } from '../store/index.ts';
 import { COMMON_PASSWORDS } from './common-passwords.ts';
 
 export const ROLES = ['agent', 'supervisor', 'auditor', 'admin'] as const;
@@ -121,8 +121,6 @@ export async function setUserStatus(db: Kysely<Database>, userId: string, status
 
 /** staff login → user id, for the logins that exist */
 export async function usersByLogin(db: Kysely<Database>, logins: readonly string[]): Promise<Map<string, string>> {
-  const unique = [...new Set(logins)];
-  const rows: Array<{ id: string; login: string }> = [];
-  for (let i = 0; i < unique.length; i += 500) rows.push(...(await db.selectFrom('app_user').select(['id', 'login']).where('login', 'in', unique.slice(i, i + 500)).execute()));
+  const rows = await inChunks(logins, (chunk) => db.selectFrom('app_user').select(['id', 'login']).where('login', 'in', chunk).execute());
   return new Map(rows.map((r) => [r.login, r.id]));
 }

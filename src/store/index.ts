@@ -2,3 +2,4 @@ export { openStore, migrate, sqliteFile, type Store, type StoreOptions } from '.
 export { dialectOf, type DialectName } from './dialect/index.ts';
 export type * from './schema.ts';
 export { newId } from './ids.ts';
+export { inChunks } from './chunks.ts';
