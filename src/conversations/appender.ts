@@ -1,52 +1,37 @@
 import { EventEmitter } from 'node:events';
 import type { Kysely, Transaction } from 'kysely';
-import { advanceReadMarkers } from './read-markers.ts';
-import { newId, type ConversationState, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
-import { chainHash } from './chain.ts';
-import { indexText } from '../archive/index.ts';
-import { writeSearchDocs } from '../store/dialect/search.ts';
-import { allocateSearchKeys } from '../store/search-keys.ts';
-import { updateRowsByKey } from '../store/dialect/bulk-update.ts';
+import type { Database, DialectName } from '../store/index.ts';
+import { AppendError, writeMessageBatch, type AppendInput, type AppendResult, type ConversationRouting, type StoredMessage } from './append-batch.ts';
 
-export interface AppendInput {
-  conversationId: string;
-  /** the sender's idempotency key: a retry with the same key returns the first result */
-  clientId: string | null;
-  sender: { kind: SenderKind; id: string | null };
-  type: MessageType;
-  body: string;
-  /** imports keep the original time; live messages use the commit time */
-  createdAt?: number;
-  /** a staff user who has read the conversation up to this message (an agent's own reply) */
-  readBy?: string;
+export * from './append-batch.ts';
+
+/** What one committed batch produced: an outcome per input, in input order, and who serves each conversation. */
+export interface BatchOutcome {
+  outcomes: Array<AppendResult | AppendError>;
+  routing: Map<string, ConversationRouting>;
 }
 
-export interface StoredMessage {
-  id: string;
-  conversationId: string;
-  customerId: string;
-  seq: number;
-  clientId: string | null;
-  senderKind: SenderKind;
-  senderId: string | null;
-  type: MessageType;
-  body: string;
-  createdAt: number;
-  hash: string;
+/**
+ * Commits a batch of appends and resolves once the batch is durable. `maxInFlight` batches may be handed over before
+ * the first resolves; they must resolve in the order they were handed over.
+ */
+export interface BatchWriter {
+  readonly maxInFlight: number;
+  write(inputs: AppendInput[]): Promise<BatchOutcome>;
+  close(): Promise<void>;
 }
 
-export interface AppendResult {
-  message: StoredMessage;
-  /** true when the clientId was already stored and nothing new was written */
-  duplicate: boolean;
-  /** the conversation's state when the message was committed (a resolved one is reopened by the caller) */
-  conversationState: ConversationState;
-}
-
-export class AppendError extends Error {
-  constructor(public readonly code: 'conversation_not_found' | 'storage_failed', message: string) {
-    super(message);
-  }
+/** Commits on the caller's own connection: PostgreSQL, the CLI, tests. A commit returns once it is durable. */
+export function transactionWriter(db: Kysely<Database>, dialect: DialectName): BatchWriter {
+  return {
+    maxInFlight: 1,
+    async write(inputs) {
+      const routing = new Map<string, ConversationRouting>();
+      const outcomes = await db.transaction().execute((trx) => writeMessageBatch(trx, dialect, inputs, routing));
+      return { outcomes, routing };
+    },
+    async close() {},
+  };
 }
 
 interface Pending {
@@ -56,99 +41,91 @@ interface Pending {
 }
 
 /**
- * The only writer of messages. Appends that arrive while a commit is in flight are committed
- * together in the next transaction (group commit): one fsync for many messages, and each caller's
- * promise resolves only after its message is durable. Seq, hash chain and idempotency are decided
- * inside that transaction, under the conversation row's lock in PostgreSQL.
+ * The only writer of live messages. Appends that arrive while a commit is in flight are committed together in the
+ * next batch (group commit): one fsync for many messages, and each caller's promise resolves only after its message is
+ * durable. The rules (seq, hash chain, idempotency) are in writeMessageBatch; the writer decides where it runs: on
+ * this connection, or on the SQLite writer thread (append-thread.ts), which takes the database work off the event loop.
  */
-/** Runs a transaction and reports when its commit is durable (Store.writeDeferred). */
-export type WriteDeferred = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => Promise<{ result: T; durable: Promise<void> }>;
-
-/** Who serves a conversation at commit time: decides which staff receive its messages live. */
-export interface ConversationRouting {
-  assigneeId: string | null;
-  groupId: string | null;
-}
-
 export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[], Map<string, ConversationRouting>] }> {
   private queue: Pending[] = [];
-  private running: Promise<void> | null = null;
-  /** batches committed whose durability (the WAL fsync) is still awaited */
-  private readonly settling = new Set<Promise<void>>();
+  private scheduled = false;
+  /** batches handed to the writer and not yet answered, oldest first */
+  private readonly inFlight: Array<Promise<void>> = [];
   private readonly maxBatch: number;
-  private readonly writeDeferred: WriteDeferred;
+  private readonly writer: BatchWriter;
 
   constructor(
     db: Kysely<Database>,
     private readonly dialect: DialectName,
-    opts: { maxBatch?: number; writeDeferred?: WriteDeferred } = {},
+    opts: { maxBatch?: number; writer?: BatchWriter } = {},
   ) {
     super();
     this.maxBatch = opts.maxBatch ?? 512;
-    this.writeDeferred = opts.writeDeferred ?? (async (fn) => ({ result: await db.transaction().execute(fn), durable: Promise.resolve() }));
+    this.writer = opts.writer ?? transactionWriter(db, dialect);
   }
 
   append(input: AppendInput): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      if (!this.running) this.running = this.drainQueue();
+      this.schedule();
     });
   }
 
   /** resolves when everything handed to append() so far is durable or failed */
   async idle(): Promise<void> {
-    while (this.running || this.settling.size > 0) {
-      if (this.running) await this.running;
-      await Promise.all([...this.settling]);
+    while (this.queue.length > 0 || this.inFlight.length > 0 || this.scheduled) {
+      if (this.inFlight.length > 0) await Promise.all([...this.inFlight]);
+      else await new Promise((r) => setImmediate(r));
     }
   }
 
-  private async drainQueue(): Promise<void> {
-    // let appends from the same tick join the first batch
-    await new Promise((r) => setImmediate(r));
-    while (this.queue.length > 0) {
+  /** waits for everything in flight, then stops the writer (its thread, if it has one) */
+  async close(): Promise<void> {
+    await this.idle();
+    await this.writer.close();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight.length >= this.writer.maxInFlight) return;
+    this.scheduled = true;
+    // let appends from the same tick join the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && this.inFlight.length < this.writer.maxInFlight) {
       const batch = this.queue.splice(0, this.maxBatch);
-      await this.commitBatch(batch);
+      const done = this.commitBatch(batch).finally(() => {
+        this.inFlight.splice(this.inFlight.indexOf(done), 1);
+        if (this.queue.length > 0) this.schedule();
+      });
+      this.inFlight.push(done);
     }
-    this.running = null;
   }
 
-  /**
-   * Commits a batch and returns; its callers are answered when the commit is durable. The next batch may commit
-   * meanwhile: durability arrives in commit order, so acks and broadcasts keep that order.
-   */
   private async commitBatch(batch: Pending[]): Promise<void> {
-    let outcomes: Array<AppendResult | AppendError>;
-    let durable: Promise<void>;
-    const routing = new Map<string, ConversationRouting>();
+    let result: BatchOutcome;
     try {
-      ({ result: outcomes, durable } = await this.writeDeferred((trx) => this.writeBatch(trx, batch.map((p) => p.input), routing)));
+      result = await this.writer.write(batch.map((p) => p.input));
     } catch (err) {
+      // not stored, or committed but not known to be on disk: a retry with the same clientId returns the stored message
       const e = new AppendError('storage_failed', `message not stored: ${(err as Error).message}`);
       for (const p of batch) p.reject(e);
       return;
     }
-    const settled = durable.then(
-      () => {
-        const fresh: StoredMessage[] = [];
-        batch.forEach((p, i) => {
-          const o = outcomes[i]!;
-          if (o instanceof AppendError) p.reject(o);
-          else {
-            if (!o.duplicate) fresh.push(o.message);
-            p.resolve(o);
-          }
-        });
-        if (fresh.length > 0) this.emit('committed', fresh, routing);
-      },
-      (err: Error) => {
-        // committed but not known to be on disk: a retry with the same clientId returns the stored message
-        const e = new AppendError('storage_failed', `message not confirmed on disk: ${err.message}`);
-        for (const p of batch) p.reject(e);
-      },
-    );
-    this.settling.add(settled);
-    void settled.finally(() => this.settling.delete(settled));
+    const fresh: StoredMessage[] = [];
+    batch.forEach((p, i) => {
+      const o = result.outcomes[i]!;
+      if (o instanceof AppendError) p.reject(o);
+      else {
+        if (!o.duplicate) fresh.push(o.message);
+        p.resolve(o);
+      }
+    });
+    if (fresh.length > 0) this.emit('committed', fresh, result.routing);
   }
 
   /**
@@ -156,146 +133,6 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
    * Nothing is broadcast: the caller decides what to announce after its commit.
    */
   appendWithin(trx: Transaction<Database>, inputs: AppendInput[]): Promise<Array<AppendResult | AppendError>> {
-    return this.writeBatch(trx, inputs);
+    return writeMessageBatch(trx, this.dialect, inputs);
   }
-
-  private async writeBatch(trx: Transaction<Database>, inputs: AppendInput[], routing?: Map<string, ConversationRouting>): Promise<Array<AppendResult | AppendError>> {
-    if (inputs.length === 0) return [];
-    const convIds = [...new Set(inputs.map((i) => i.conversationId))];
-    let convQuery = trx
-      .selectFrom('conversation')
-      .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at', 'assignee_id', 'group_id'])
-      .where('id', 'in', convIds);
-    if (this.dialect === 'postgres') convQuery = convQuery.orderBy('id').forUpdate();
-    const convRows = await convQuery.execute();
-    const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
-    for (const c of convRows) routing?.set(c.id, { assigneeId: c.assignee_id, groupId: c.group_id });
-
-    const keyed = inputs.filter((i) => i.clientId !== null);
-    const existing = new Map<string, StoredMessage>();
-    if (keyed.length > 0) {
-      const rows = await trx
-        .selectFrom('message')
-        .selectAll()
-        // (conversation_id, client_id) pairs: one index probe per message. Two separate IN lists make SQLite probe
-        // every combination, |conversations| × |clientIds| per batch, which grows with the square of the batch size
-        .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', keyed.map((i) => eb.tuple(i.conversationId, i.clientId!))))
-        .execute();
-      for (const r of rows) {
-        const head = heads.get(r.conversation_id);
-        existing.set(`${r.conversation_id}\u0000${r.client_id}`, toStored(r, head?.customer_id ?? ''));
-      }
-    }
-
-    const now = Date.now();
-    const out: Array<AppendResult | AppendError> = [];
-    const inserts: Database['message'][] = [];
-    const events: Array<Omit<Database['conversation_event'], 'id'>> = [];
-    for (const input of inputs) {
-      const head = heads.get(input.conversationId);
-      if (!head) {
-        out.push(new AppendError('conversation_not_found', `conversation ${input.conversationId} does not exist`));
-        continue;
-      }
-      if (input.clientId !== null) {
-        const key = `${input.conversationId}\u0000${input.clientId}`;
-        const prior = existing.get(key);
-        if (prior) {
-          out.push({ message: prior, duplicate: true, conversationState: head.state });
-          continue;
-        }
-      }
-      const seq = head.last_seq + 1;
-      const createdAt = input.createdAt ?? now;
-      const fields = {
-        conversationId: input.conversationId,
-        seq,
-        senderKind: input.sender.kind,
-        senderId: input.sender.id,
-        type: input.type,
-        body: input.body,
-        createdAt,
-      };
-      const hash = chainHash(head.last_hash, fields);
-      const row: Database['message'] = {
-        id: newId('msg'),
-        conversation_id: input.conversationId,
-        seq,
-        client_id: input.clientId,
-        sender_kind: input.sender.kind,
-        sender_id: input.sender.id,
-        type: input.type,
-        body: input.body,
-        created_at: createdAt,
-        hash,
-      };
-      inserts.push(row);
-      head.last_seq = seq;
-      head.last_hash = hash;
-      head.changed = true;
-      head.lastAt = createdAt;
-      if (input.sender.kind === 'agent' && head.first_response_at === null) head.first_response_at = createdAt;
-      events.push({
-        conversation_id: input.conversationId,
-        kind: 'message',
-        actor_kind: input.sender.kind,
-        actor_id: input.sender.id,
-        data: JSON.stringify({ messageId: row.id, seq }),
-        at: createdAt,
-      });
-      const stored = toStored(row, head.customer_id);
-      if (input.clientId !== null) existing.set(`${input.conversationId}\u0000${input.clientId}`, stored);
-      out.push({ message: stored, duplicate: false, conversationState: head.state });
-    }
-
-    const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at));
-    inserts.forEach((m, i) => (m.search_key = keys[i]!));
-    // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits
-    for (let i = 0; i < inserts.length; i += 500) {
-      await trx.insertInto('message').values(inserts.slice(i, i + 500)).execute();
-    }
-    // the index entry commits with its message: a search never misses an acknowledged message
-    await writeSearchDocs(
-      trx,
-      this.dialect,
-      inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })),
-    );
-    for (let i = 0; i < events.length; i += 500) {
-      await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();
-    }
-    const readUpTo = new Map<string, { user_id: string; conversation_id: string; last_read_seq: number }>();
-    inputs.forEach((input, i) => {
-      const o = out[i];
-      if (!input.readBy || !o || o instanceof AppendError) return;
-      const key = `${input.readBy}\u0000${input.conversationId}`;
-      const seq = o.message.seq;
-      if ((readUpTo.get(key)?.last_read_seq ?? 0) < seq) readUpTo.set(key, { user_id: input.readBy, conversation_id: input.conversationId, last_read_seq: seq });
-    });
-    await advanceReadMarkers(trx, [...readUpTo.values()]);
-    await updateRowsByKey(
-      trx,
-      this.dialect,
-      'conversation',
-      'id',
-      { id: 'text', last_seq: 'integer', last_hash: 'text', last_message_at: 'bigint', first_response_at: 'bigint' },
-      [...heads.values()].filter((h) => h.changed).map((h) => ({ id: h.id, last_seq: h.last_seq, last_hash: h.last_hash, last_message_at: h.lastAt, first_response_at: h.first_response_at })),
-    );
-    return out;
-  }
-}
-
-export function toStored(r: Database['message'], customerId: string): StoredMessage {
-  return {
-    id: r.id,
-    conversationId: r.conversation_id,
-    customerId,
-    seq: Number(r.seq),
-    clientId: r.client_id,
-    senderKind: r.sender_kind,
-    senderId: r.sender_id,
-    type: r.type,
-    body: r.body,
-    createdAt: Number(r.created_at),
-    hash: r.hash,
-  };
 }

@@ -5,3 +5,4 @@ export * from './imported.ts';
 export * from './presenters.ts';
 export { attachGateway, clientEvents } from './gateway.ts';
 export { registerConversationRoutes } from './http.ts';
+export { SqliteAppendThread } from './append-thread.ts';

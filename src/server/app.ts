@@ -8,7 +8,7 @@ import { Server as SocketServer } from 'socket.io';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/index.ts';
-import { ConversationUpdates, MessageAppender, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
+import { ConversationUpdates, MessageAppender, SqliteAppendThread, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
 import { authPolicy, type AuthPolicy } from '../governance/auth-policy.ts';
 import { SessionEndings } from '../governance/sessions.ts';
@@ -23,6 +23,7 @@ import { errorHandler } from './http-errors.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { startSchedules } from './schedules.ts';
+import { coalesceSocketWrites } from './write-coalescing.ts';
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const WEB_DIST = path.join(ROOT_DIR, 'dist/web');
@@ -45,8 +46,11 @@ export interface KefuServer {
 export async function createServer(config: Config, opts: { store?: Store; logger?: Logger; authPolicy?: Partial<AuthPolicy> } = {}): Promise<KefuServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
-  store.enableDeferredSync((message) => log.error({ message }, 'WAL checkpoint failed'));
-  const appender = new MessageAppender(store.db, store.dialect, { writeDeferred: store.writeDeferred });
+  store.checkpointInBackground((message) => log.error({ message }, 'WAL checkpoint failed'));
+  // embedded SQLite: messages are committed on a writer thread, so the sockets are served while the database works
+  const writer = store.sqlitePath ? new SqliteAppendThread(store.sqlitePath, (message) => log.error({ message }, 'message writer')) : undefined;
+  if (writer) store.shareWriteLock(writer);
+  const appender = new MessageAppender(store.db, store.dialect, { writer });
   const updates = new ConversationUpdates();
   const audit = new AuditLog(store.db, store.dialect);
   let shuttingDown = false;
@@ -98,6 +102,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   });
 
   const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
+  coalesceSocketWrites(io);
   const gateway = attachGateway({ io, db: store.db, appender, updates, audit, log, sessionCheckMs: config.sessionCheckSeconds * 1000, sessionEndings, now: auth.now });
   startSchedules({ app, store, audit, log }, config);
 
@@ -121,7 +126,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close().catch(() => {});
-      await appender.idle();
+      await appender.close();
       await store.close();
     },
   };

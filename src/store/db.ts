@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
-import { WalSync, startCheckpointer } from './wal-sync.ts';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { LeasedSqliteDialect, type WriteLease } from './write-lease.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -26,13 +27,15 @@ export interface Store {
   sqlite?: SqliteDatabase.Database;
   sqlitePath?: string;
   /**
-   * For a long-running writer (the server): from now on the message writer's transactions (writeDeferred) commit without
-   * an fsync on the event loop and report when they are durable; WAL checkpoints move to a worker thread. PostgreSQL
-   * commits are durable when they return, so there it is a plain transaction.
+   * For a long-running server: WAL checkpoints (copying the log into the database file and syncing it) move from the
+   * committing connection to a worker thread, so no commit on the event loop pays for one. No-op on PostgreSQL.
    */
-  enableDeferredSync(onError?: (message: string) => void): void;
-  /** A transaction whose commit is durable when `durable` resolves (at once unless enableDeferredSync was called). */
-  writeDeferred<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<{ result: T; durable: Promise<void> }>;
+  checkpointInBackground(onError?: (message: string) => void): void;
+  /**
+   * A writer thread now shares the SQLite file: from here on every write of this connection first takes a turn from
+   * `lease` (write-lease.ts), so it neither starves behind the thread nor sleeps on the event loop. No-op on PostgreSQL.
+   */
+  shareWriteLock(lease: WriteLease): void;
   close(): Promise<void>;
 }
 
@@ -48,72 +51,79 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     return {
       db,
       dialect: 'postgres',
-      enableDeferredSync() {},
-      writeDeferred: async (fn) => ({ result: await db.transaction().execute(fn), durable: Promise.resolve() }),
+      checkpointInBackground() {},
+      shareWriteLock() {},
       close: () => db.destroy(),
     };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const file = sqliteFile(opts.dataDir);
   const sqlite = new SqliteDatabase(file);
-  // WAL + synchronous=FULL: a commit is on disk before it returns, so an acknowledged message survives kill -9 and power loss.
+  // WAL: readers never wait for the writer, and a commit appends to the log instead of rewriting pages (persistent)
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  // 64 MB of page cache instead of 2 MB: every message touches several indexes (search key, conversation + client id,
-  // sender, time) and the FTS segments, and a miss is a read() on the event loop
-  sqlite.pragma('cache_size = -65536');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  let lease: WriteLease | null = null;
+  const db = sqliteKysely(sqlite, () => lease);
   await migrate(db);
-  let deferred: { wal: WalSync; checkpointer: { stop(): Promise<void> } } | null = null;
+  let checkpointer: { stop(): Promise<void> } | null = null;
   return {
     db,
     dialect: 'sqlite',
     sqlite,
     sqlitePath: file,
-    enableDeferredSync(onError) {
-      if (deferred) return;
+    checkpointInBackground(onError) {
+      if (checkpointer) return;
       sqlite.pragma('wal_autocheckpoint = 0');
-      deferred = { wal: new WalSync(`${file}-wal`), checkpointer: startCheckpointer(file, 1000, onError) };
+      checkpointer = startCheckpointer(file, 1000, onError);
     },
-    async writeDeferred(fn) {
-      if (!deferred) return { result: await db.transaction().execute(fn), durable: Promise.resolve() };
-      const { wal } = deferred;
-      // the connection is held from the pragma to the commit, so no other statement commits without its fsync
-      const result = await db.connection().execute(async (conn) => {
-        await sql`pragma synchronous = normal`.execute(conn);
-        try {
-          return await conn.transaction().execute(fn);
-        } finally {
-          await sql`pragma synchronous = full`.execute(conn);
-        }
-      });
-      return { result, durable: wal.sync() };
+    shareWriteLock(l) {
+      lease = l;
     },
     async close() {
       // closing twice (a test's store handed to a server that closes it too) must not wait for a worker gone already
-      const d = deferred;
-      deferred = null;
-      if (d) {
-        await d.checkpointer.stop();
-        d.wal.close();
-      }
+      const c = checkpointer;
+      checkpointer = null;
+      await c?.stop();
       await db.destroy();
     },
   };
 }
 
 /**
+ * A second connection to an existing kefu SQLite file, for a thread that writes (the message writer thread): the same
+ * settings as the server's own, and no checkpoints of its own (the checkpoint worker does them).
+ */
+export function openSqliteConnection(file: string): Kysely<Database> {
+  const sqlite = new SqliteDatabase(file, { fileMustExist: true });
+  sqlite.pragma('wal_autocheckpoint = 0');
+  return sqliteKysely(sqlite, () => null);
+}
+
+function sqliteKysely(sqlite: SqliteDatabase.Database, lease: () => WriteLease | null): Kysely<Database> {
+  // first: another connection (the writer thread, a CLI command) may hold the write lock for a moment
+  sqlite.pragma('busy_timeout = 5000');
+  // in WAL mode with synchronous=FULL a commit is on disk before it returns: an acknowledged message survives kill -9 and power loss
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  // 64 MB of page cache instead of 2 MB: every message touches several indexes (search key, conversation + client id,
+  // sender) and the FTS segments, and a miss is a read()
+  sqlite.pragma('cache_size = -65536');
+  return new Kysely<Database>({ dialect: new LeasedSqliteDialect({ database: withStatementCache(sqlite) }, lease) });
+}
+
+/**
  * Kysely prepares every statement afresh; better-sqlite3's prepare costs more than running a small statement (16% of
  * an import's CPU, docs/BENCHMARKS.md), so the compiled statements of the last few hundred SQL texts are kept. A
  * cached statement that is still being iterated (a streamed query) is not handed out twice: that call gets its own.
+ * Every transaction begins IMMEDIATE (below).
  */
 function withStatementCache(sqlite: SqliteDatabase.Database, size = 500) {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => sqlite.close(),
     prepare(text: string) {
+      // A transaction takes the write lock when it begins, not at its first write: with deferred begins, a transaction
+      // that reads and then writes fails at once (SQLITE_BUSY, no wait) when another connection committed in between.
+      if (text === 'begin') text = 'begin immediate';
       let stmt = cache.get(text);
       if (stmt) {
         if (stmt.busy) return sqlite.prepare(text);

@@ -1,5 +1,6 @@
-export { openStore, migrate, sqliteFile, type Store, type StoreOptions } from './db.ts';
+export { openStore, openSqliteConnection, migrate, sqliteFile, type Store, type StoreOptions } from './db.ts';
 export { dialectOf, type DialectName } from './dialect/index.ts';
 export type * from './schema.ts';
 export { newId } from './ids.ts';
 export { inChunks } from './chunks.ts';
+export type { WriteLease } from './write-lease.ts';

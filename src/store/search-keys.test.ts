@@ -81,6 +81,23 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await search('同一毫秒'), [...later, ...[...crowd].reverse()]);
     });
 
+    test('live messages take the key after the newest even inside a millisecond an earlier batch spilled into', async () => {
+      const customer = await createCustomer(store.db, { name: '实时客户' });
+      const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+      const send = (n: number, tag: string) =>
+        Promise.all(Array.from({ length: n }, (_, i) => appender.append({ conversationId: conversation.id, clientId: `${tag}${i}`, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `实时批次 ${tag}` })));
+      const from = Date.now();
+      // two batches, each stamped with one commit time: the first spills several milliseconds ahead
+      const first = await send(5 * KEY_SLOTS_PER_MS, 'a');
+      const second = await send(5 * KEY_SLOTS_PER_MS, 'b');
+      const keys = await keysOf([...first, ...second].map((r) => r.message.id));
+      for (let i = 1; i < keys.length; i++) assert.ok(keys[i]! > keys[i - 1]!, 'keys follow the order of the commits');
+      [...first, ...second].forEach((r, i) => assert.ok(keys[i]! >= r.message.createdAt * KEY_SLOTS_PER_MS, 'no key before its millisecond'));
+      assert.ok((await readDrift(store.db)) >= 4, 'the spill is recorded');
+      const found = await search('实时批次', { from: new Date(from).toISOString() });
+      assert.equal(found.length, first.length + second.length, 'a time filter still finds every one');
+    });
+
     test('SQLite reads the hits of a newest-first search in key order, without sorting them', { skip: dialect !== 'sqlite' && 'SQLite plan' }, async () => {
       // a second sort term once made SQLite fetch and sort every hit: seconds for a common word at 10M messages
       const seen: CompiledQuery[] = [];

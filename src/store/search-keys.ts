@@ -16,8 +16,13 @@ export const KEY_SLOTS_PER_MS = 8;
 /** The smallest key a message created at `ms` can have. */
 export const keyFloor = (ms: number) => ms * KEY_SLOTS_PER_MS;
 
-/** Keys for messages to be written in this transaction, in the order given. Records a new maximum drift. */
-export async function allocateSearchKeys(trx: Kysely<Database>, createdAts: number[]): Promise<number[]> {
+/**
+ * Keys for messages to be written in this transaction, in the order given. Records a new maximum drift.
+ * `live[i]` marks a message stamped with the commit time: it takes the first key after every key in use even when
+ * that is past its own millisecond (a batch of live messages shares one millisecond, and the batch before may have
+ * spilled past it), never a search of the keys in use for a gap; messages of the past (imports) fill gaps.
+ */
+export async function allocateSearchKeys(trx: Kysely<Database>, createdAts: number[], live: boolean[] = []): Promise<number[]> {
   if (createdAts.length === 0) return [];
   const top = await trx.selectFrom('message').select((eb) => eb.fn.max('search_key').as('k')).executeTakeFirst();
   let next = top?.k == null ? 0 : Number(top.k) + 1;
@@ -26,9 +31,9 @@ export async function allocateSearchKeys(trx: Kysely<Database>, createdAts: numb
   for (let i = 0; i < createdAts.length; i++) {
     const floor = keyFloor(createdAts[i]!);
     // live messages and imports of newer history: after every key in use, no lookup
-    if (floor >= next) {
-      keys[i] = floor;
-      next = floor + 1;
+    if (floor >= next || live[i]) {
+      keys[i] = Math.max(floor, next);
+      next = keys[i]! + 1;
     } else past.push(i);
   }
   if (past.length > 0) await fillPastKeys(trx, createdAts, past, keys, next);

@@ -1,0 +1,211 @@
+import type { Kysely } from 'kysely';
+import { advanceReadMarkers } from './read-markers.ts';
+import { newId, type ConversationState, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
+import { chainHash } from './chain.ts';
+// the tokenizer alone, not the archive module's index: the writer thread loads this file and needs nothing else of it
+import { indexText } from '../archive/tokenizer.ts';
+import { writeSearchDocs } from '../store/dialect/search.ts';
+import { allocateSearchKeys } from '../store/search-keys.ts';
+import { updateRowsByKey } from '../store/dialect/bulk-update.ts';
+
+export interface AppendInput {
+  conversationId: string;
+  /** the sender's idempotency key: a retry with the same key returns the first result */
+  clientId: string | null;
+  sender: { kind: SenderKind; id: string | null };
+  type: MessageType;
+  body: string;
+  /** imports keep the original time; live messages use the commit time */
+  createdAt?: number;
+  /** a staff user who has read the conversation up to this message (an agent's own reply) */
+  readBy?: string;
+}
+
+export interface StoredMessage {
+  id: string;
+  conversationId: string;
+  customerId: string;
+  seq: number;
+  clientId: string | null;
+  senderKind: SenderKind;
+  senderId: string | null;
+  type: MessageType;
+  body: string;
+  createdAt: number;
+  hash: string;
+}
+
+export interface AppendResult {
+  message: StoredMessage;
+  /** true when the clientId was already stored and nothing new was written */
+  duplicate: boolean;
+  /** the conversation's state when the message was committed (a resolved one is reopened by the caller) */
+  conversationState: ConversationState;
+}
+
+export class AppendError extends Error {
+  constructor(public readonly code: 'conversation_not_found' | 'storage_failed', message: string) {
+    super(message);
+  }
+}
+
+/** Who serves a conversation at commit time: decides which staff receive its messages live. */
+export interface ConversationRouting {
+  assigneeId: string | null;
+  groupId: string | null;
+}
+
+/**
+ * Writes a batch of messages inside the caller's transaction: the rules of the message log in one place. Seq, hash
+ * chain and idempotency are decided here, under the conversation rows' lock in PostgreSQL (in SQLite the transaction
+ * holds the database's write lock). Used by the appender on the server's connection or on its writer thread, and by
+ * imports inside their own transaction. `trx` may be a plain Kysely handle whose connection is already inside a
+ * transaction (the writer thread begins and commits itself).
+ */
+export async function writeMessageBatch(
+  trx: Kysely<Database>,
+  dialect: DialectName,
+  inputs: AppendInput[],
+  routing?: Map<string, ConversationRouting>,
+): Promise<Array<AppendResult | AppendError>> {
+  if (inputs.length === 0) return [];
+  const convIds = [...new Set(inputs.map((i) => i.conversationId))];
+  let convQuery = trx
+    .selectFrom('conversation')
+    .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at', 'assignee_id', 'group_id'])
+    .where('id', 'in', convIds);
+  if (dialect === 'postgres') convQuery = convQuery.orderBy('id').forUpdate();
+  const convRows = await convQuery.execute();
+  const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
+  for (const c of convRows) routing?.set(c.id, { assigneeId: c.assignee_id, groupId: c.group_id });
+
+  const keyed = inputs.filter((i) => i.clientId !== null);
+  const existing = new Map<string, StoredMessage>();
+  if (keyed.length > 0) {
+    const rows = await trx
+      .selectFrom('message')
+      .selectAll()
+      // (conversation_id, client_id) pairs: one index probe per message. Two separate IN lists make SQLite probe
+      // every combination, |conversations| × |clientIds| per batch, which grows with the square of the batch size
+      .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', keyed.map((i) => eb.tuple(i.conversationId, i.clientId!))))
+      .execute();
+    for (const r of rows) {
+      const head = heads.get(r.conversation_id);
+      existing.set(`${r.conversation_id}\u0000${r.client_id}`, toStored(r, head?.customer_id ?? ''));
+    }
+  }
+
+  const now = Date.now();
+  const out: Array<AppendResult | AppendError> = [];
+  const inserts: Database['message'][] = [];
+  /** stamped with the commit time, not an imported time */
+  const live = new Set<Database['message']>();
+  const events: Array<Omit<Database['conversation_event'], 'id'>> = [];
+  for (const input of inputs) {
+    const head = heads.get(input.conversationId);
+    if (!head) {
+      out.push(new AppendError('conversation_not_found', `conversation ${input.conversationId} does not exist`));
+      continue;
+    }
+    if (input.clientId !== null) {
+      const key = `${input.conversationId}\u0000${input.clientId}`;
+      const prior = existing.get(key);
+      if (prior) {
+        out.push({ message: prior, duplicate: true, conversationState: head.state });
+        continue;
+      }
+    }
+    const seq = head.last_seq + 1;
+    const createdAt = input.createdAt ?? now;
+    const fields = {
+      conversationId: input.conversationId,
+      seq,
+      senderKind: input.sender.kind,
+      senderId: input.sender.id,
+      type: input.type,
+      body: input.body,
+      createdAt,
+    };
+    const hash = chainHash(head.last_hash, fields);
+    const row: Database['message'] = {
+      id: newId('msg'),
+      conversation_id: input.conversationId,
+      seq,
+      client_id: input.clientId,
+      sender_kind: input.sender.kind,
+      sender_id: input.sender.id,
+      type: input.type,
+      body: input.body,
+      created_at: createdAt,
+      hash,
+    };
+    inserts.push(row);
+    if (input.createdAt === undefined) live.add(row);
+    head.last_seq = seq;
+    head.last_hash = hash;
+    head.changed = true;
+    head.lastAt = createdAt;
+    if (input.sender.kind === 'agent' && head.first_response_at === null) head.first_response_at = createdAt;
+    events.push({
+      conversation_id: input.conversationId,
+      kind: 'message',
+      actor_kind: input.sender.kind,
+      actor_id: input.sender.id,
+      data: JSON.stringify({ messageId: row.id, seq }),
+      at: createdAt,
+    });
+    const stored = toStored(row, head.customer_id);
+    if (input.clientId !== null) existing.set(`${input.conversationId}\u0000${input.clientId}`, stored);
+    out.push({ message: stored, duplicate: false, conversationState: head.state });
+  }
+
+  const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at), inserts.map((m) => live.has(m)));
+  inserts.forEach((m, i) => (m.search_key = keys[i]!));
+  // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits
+  for (let i = 0; i < inserts.length; i += 500) {
+    await trx.insertInto('message').values(inserts.slice(i, i + 500)).execute();
+  }
+  // the index entry commits with its message: a search never misses an acknowledged message
+  await writeSearchDocs(
+    trx,
+    dialect,
+    inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })),
+  );
+  for (let i = 0; i < events.length; i += 500) {
+    await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();
+  }
+  const readUpTo = new Map<string, { user_id: string; conversation_id: string; last_read_seq: number }>();
+  inputs.forEach((input, i) => {
+    const o = out[i];
+    if (!input.readBy || !o || o instanceof AppendError) return;
+    const key = `${input.readBy}\u0000${input.conversationId}`;
+    const seq = o.message.seq;
+    if ((readUpTo.get(key)?.last_read_seq ?? 0) < seq) readUpTo.set(key, { user_id: input.readBy, conversation_id: input.conversationId, last_read_seq: seq });
+  });
+  await advanceReadMarkers(trx, [...readUpTo.values()]);
+  await updateRowsByKey(
+    trx,
+    dialect,
+    'conversation',
+    'id',
+    { id: 'text', last_seq: 'integer', last_hash: 'text', last_message_at: 'bigint', first_response_at: 'bigint' },
+    [...heads.values()].filter((h) => h.changed).map((h) => ({ id: h.id, last_seq: h.last_seq, last_hash: h.last_hash, last_message_at: h.lastAt, first_response_at: h.first_response_at })),
+  );
+  return out;
+}
+
+export function toStored(r: Database['message'], customerId: string): StoredMessage {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    customerId,
+    seq: Number(r.seq),
+    clientId: r.client_id,
+    senderKind: r.sender_kind,
+    senderId: r.sender_id,
+    type: r.type,
+    body: r.body,
+    createdAt: Number(r.created_at),
+    hash: r.hash,
+  };
+}

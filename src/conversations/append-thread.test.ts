@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Worker } from 'node:worker_threads';
+import SqliteDatabase from 'better-sqlite3';
+import { freshDatabase } from '../../test/support/databases.ts';
+import { openStore, sqliteFile, type Store } from '../store/index.ts';
+import { AppendError, MessageAppender, SqliteAppendThread, openConversation, type StoredMessage } from './index.ts';
+import { createCustomer } from '../customers/index.ts';
+import { verifyMessageChains } from '../governance/integrity.ts';
+
+async function withThread(fn: (ctx: { store: Store; appender: MessageAppender; writer: SqliteAppendThread; dataDir: string }) => Promise<void>) {
+  const d = await freshDatabase('sqlite');
+  const store = await openStore({ dataDir: d.dataDir });
+  store.checkpointInBackground((m) => assert.fail(`checkpoint failed: ${m}`));
+  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m));
+  store.shareWriteLock(writer);
+  const appender = new MessageAppender(store.db, store.dialect, { writer, maxBatch: 16 });
+  try {
+    await fn({ store, appender, writer, dataDir: d.dataDir });
+  } finally {
+    await appender.close();
+    await store.close();
+    await store.close(); // twice: a server and its test may both close the store
+    await d.drop();
+  }
+}
+
+test('the writer thread answers in commit order, once durable, and another connection sees every message', async () => {
+  await withThread(async ({ store, appender, dataDir }) => {
+    const customer = await createCustomer(store.db, { name: '线程写入' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    const committed: number[] = [];
+    appender.on('committed', (ms: StoredMessage[]) => committed.push(...ms.map((m) => m.seq)));
+    // 200 sends at once: batches of 16, two in flight on the thread
+    const acks = await Promise.all(Array.from({ length: 200 }, (_, i) => appender.append({ conversationId: conversation.id, clientId: `c${i}`, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `第 ${i} 条` })));
+    assert.deepEqual(acks.map((a) => a.message.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepEqual(committed, Array.from({ length: 200 }, (_, i) => i + 1), 'broadcasts keep commit order');
+    assert.equal(acks[0]!.message.customerId, customer.id);
+    assert.equal(acks[0]!.conversationState, conversation.state);
+    // a second connection, as after a restart, sees every acknowledged message
+    const other = new SqliteDatabase(sqliteFile(dataDir), { readonly: true });
+    try {
+      assert.equal((other.prepare('select count(*) as n from message where conversation_id = ?').get(conversation.id) as { n: number }).n, 200);
+    } finally {
+      other.close();
+    }
+    const chains = await verifyMessageChains(store.db);
+    assert.equal(chains.broken, null);
+    assert.equal(chains.messages, 200);
+  });
+});
+
+test('through the thread, a repeated clientId returns the first message and an unknown conversation is refused', async () => {
+  await withThread(async ({ store, appender }) => {
+    const customer = await createCustomer(store.db, { name: '幂等' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    const send = (clientId: string) => appender.append({ conversationId: conversation.id, clientId, sender: { kind: 'customer', id: customer.id }, type: 'text', body: '你好' });
+    const first = await send('same');
+    // the same key in one batch and in a later one
+    const [again, inBatch] = await Promise.all([send('same'), send('same')]);
+    assert.equal(again.duplicate, true);
+    assert.equal(inBatch.message.id, first.message.id);
+    assert.equal(again.message.seq, 1);
+    await assert.rejects(
+      appender.append({ conversationId: 'conv_missing', clientId: 'x', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '你好' }),
+      (e: unknown) => e instanceof AppendError && e.code === 'conversation_not_found',
+    );
+    const n = await store.db.selectFrom('message').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    assert.equal(Number(n.n), 1);
+  });
+});
+
+test('writes on the server connection while the thread commits wait for the lock instead of failing', async () => {
+  await withThread(async ({ store, appender }) => {
+    const customer = await createCustomer(store.db, { name: '并发' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    const sends = Array.from({ length: 400 }, (_, i) => appender.append({ conversationId: conversation.id, clientId: `m${i}`, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `并发消息 ${i}` }));
+    // each opens a conversation: a read, then writes, in one transaction on the main connection
+    const opens: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 40; i++) {
+      opens.push(createCustomer(store.db, { name: `客户${i}` }).then((c) => openConversation(store.db, { customerId: c.id, channel: 'web' })));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([...sends, ...opens]);
+    const count = await store.db.selectFrom('conversation').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    assert.equal(Number(count.n), 41);
+  });
+});
+
+test('while the thread commits back to back, writes on the server connection take turns with it instead of waiting on the lock', async () => {
+  await withThread(async ({ store, appender }) => {
+    const customer = await createCustomer(store.db, { name: '满载' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    await appender.append({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer', id: customer.id }, type: 'text', body: '线程已启动' });
+    // a server-connection write that met the thread's lock would now fail at once instead of sleeping on the event loop
+    store.sqlite!.pragma('busy_timeout = 1');
+    // keep the thread busy: a full batch is always waiting when one commits
+    let stop = false;
+    let sent = 0;
+    let outstanding = 0;
+    const sends: Array<Promise<unknown>> = [];
+    const pump = (async () => {
+      while (!stop) {
+        while (outstanding < 1500) {
+          outstanding++;
+          sends.push(appender.append({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `满载消息 ${sent++}` }).finally(() => outstanding--));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    try {
+      for (let i = 0; i < 30; i++) {
+        // requests arrive now and then, between the thread's commits: one write outside a transaction, one inside
+        await new Promise((r) => setTimeout(r, 3));
+        await createCustomer(store.db, { name: `写入${i}` });
+        await openConversation(store.db, { customerId: customer.id, channel: 'web', openClientId: `w${i}` });
+      }
+    } finally {
+      stop = true;
+      await pump;
+      await Promise.all(sends);
+      store.sqlite!.pragma('busy_timeout = 5000');
+    }
+    assert.ok(sent > 1500, `the thread was kept busy (${sent} messages)`);
+    const n = await store.db.selectFrom('customer').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    assert.equal(Number(n.n), 31);
+  });
+});
+
+test('a writer thread that dies fails the batches it held, and the next message starts a new thread', async () => {
+  await withThread(async ({ store, appender, writer }) => {
+    const customer = await createCustomer(store.db, { name: '线程崩溃' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    await appender.append({ conversationId: conversation.id, clientId: 'before', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '之前' });
+    const thread = (writer as unknown as { worker: Worker }).worker;
+    const held = appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
+    await new Promise((r) => setImmediate(r));
+    await thread.terminate();
+    // it may have committed before it died; either way the sender learns the outcome and may retry with the same key
+    const outcome = await held.then(
+      (r) => r.message.seq,
+      (e: unknown) => (e instanceof AppendError ? e.code : 'unexpected'),
+    );
+    assert.ok(outcome === 2 || outcome === 'storage_failed', `held message: ${String(outcome)}`);
+    const retry = await appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
+    assert.equal(retry.message.seq, 2, 'the retry is stored once, after the first message');
+  });
+});

@@ -1,0 +1,26 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** Runs WAL checkpoints of `file` on a worker thread every `everyMs` (see sqlite-checkpoint-worker.mjs). */
+export function startCheckpointer(file: string, everyMs = 1000, onError?: (message: string) => void): { stop(): Promise<void> } {
+  const require = createRequire(import.meta.url);
+  const worker = new Worker(new URL('./sqlite-checkpoint-worker.mjs', import.meta.url), {
+    workerData: { driver: require.resolve('better-sqlite3'), file, everyMs },
+  });
+  worker.on('message', (m: { type: string; message?: string }) => {
+    if (m.type === 'error') onError?.(m.message ?? 'checkpoint failed');
+  });
+  worker.on('error', (err) => onError?.(err.message));
+  worker.unref();
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        // an unreferenced worker would let the process end before its last checkpoint
+        worker.ref();
+        worker.postMessage('stop');
+        // a last checkpoint runs at the next tick of its timer; do not wait for ever on a stuck disk
+        setTimeout(() => void worker.terminate(), 5000).unref();
+      }),
+  };
+}
