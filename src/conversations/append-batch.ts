@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { advanceReadMarkers } from './read-markers.ts';
-import { newId, type ConversationState, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
+import { newId, padToPowerOfTwo, powerOfTwoChunks, type ConversationState, type Database, type DialectName, type MessageType, type SenderKind } from '../store/index.ts';
 import { chainHash } from './chain.ts';
 // the tokenizer alone, not the archive module's index: the writer thread loads this file and needs nothing else of it
 import { indexText } from '../archive/tokenizer.ts';
@@ -73,7 +73,7 @@ export async function writeMessageBatch(
   let convQuery = trx
     .selectFrom('conversation')
     .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at', 'assignee_id', 'group_id'])
-    .where('id', 'in', convIds);
+    .where('id', 'in', padToPowerOfTwo(convIds));
   if (dialect === 'postgres') convQuery = convQuery.orderBy('id').forUpdate();
   const convRows = await convQuery.execute();
   const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
@@ -87,7 +87,7 @@ export async function writeMessageBatch(
       .selectAll()
       // (conversation_id, client_id) pairs: one index probe per message. Two separate IN lists make SQLite probe
       // every combination, |conversations| × |clientIds| per batch, which grows with the square of the batch size
-      .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', keyed.map((i) => eb.tuple(i.conversationId, i.clientId!))))
+      .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', padToPowerOfTwo(keyed).map((i) => eb.tuple(i.conversationId, i.clientId!))))
       .execute();
     for (const r of rows) {
       const head = heads.get(r.conversation_id);
@@ -161,19 +161,15 @@ export async function writeMessageBatch(
 
   const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at), inserts.map((m) => live.has(m)));
   inserts.forEach((m, i) => (m.search_key = keys[i]!));
-  // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits
-  for (let i = 0; i < inserts.length; i += 500) {
-    await trx.insertInto('message').values(inserts.slice(i, i + 500)).execute();
-  }
+  // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits, in a few sizes (powerOfTwoChunks)
+  for (const chunk of powerOfTwoChunks(inserts)) await trx.insertInto('message').values(chunk).execute();
   // the index entry commits with its message: a search never misses an acknowledged message
   await writeSearchDocs(
     trx,
     dialect,
     inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })),
   );
-  for (let i = 0; i < events.length; i += 500) {
-    await trx.insertInto('conversation_event').values(events.slice(i, i + 500)).execute();
-  }
+  for (const chunk of powerOfTwoChunks(events)) await trx.insertInto('conversation_event').values(chunk).execute();
   const readUpTo = new Map<string, { user_id: string; conversation_id: string; last_read_seq: number }>();
   inputs.forEach((input, i) => {
     const o = out[i];

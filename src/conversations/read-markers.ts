@@ -1,9 +1,12 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../store/index.ts';
+import { powerOfTwoChunks, type Database } from '../store/index.ts';
 
 /** Moves read markers forward, never back: a late or repeated marker cannot make read messages unread again. */
 export async function advanceReadMarkers(db: Kysely<Database>, markers: Array<Database['read_marker']>): Promise<void> {
-  if (markers.length === 0) return;
+  for (const chunk of powerOfTwoChunks(markers)) await upsert(db, chunk);
+}
+
+async function upsert(db: Kysely<Database>, markers: Array<Database['read_marker']>): Promise<void> {
   await db
     .insertInto('read_marker')
     .values(markers)

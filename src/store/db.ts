@@ -90,12 +90,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 /**
  * A second connection to an existing kefu SQLite file, for a thread that writes (the message writer thread): the same
- * settings as the server's own, and no checkpoints of its own (the checkpoint worker does them).
+ * settings as the server's own, and no checkpoints of its own (the checkpoint worker does them). With
+ * `syncOnCommit: false` a commit reaches the OS but not the disk (synchronous=NORMAL): the caller makes it durable
+ * with WalSync before it reports the commit.
  */
-export function openSqliteConnection(file: string): Kysely<Database> {
+export function openSqliteConnection(file: string, opts: { syncOnCommit?: boolean } = {}): Kysely<Database> {
   const sqlite = new SqliteDatabase(file, { fileMustExist: true });
   sqlite.pragma('wal_autocheckpoint = 0');
-  return sqliteKysely(sqlite, () => null);
+  const db = sqliteKysely(sqlite, () => null);
+  if (opts.syncOnCommit === false) sqlite.pragma('synchronous = NORMAL');
+  return db;
 }
 
 function sqliteKysely(sqlite: SqliteDatabase.Database, lease: () => WriteLease | null): Kysely<Database> {

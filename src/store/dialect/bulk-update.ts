@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectName } from './index.ts';
+import { powerOfTwoChunks } from '../chunks.ts';
 
 /**
  * One UPDATE for many rows, each with its own values, matched by a key column: `update t set a = v.a … from (rows) v
@@ -21,9 +22,8 @@ export async function updateRowsByKey<R extends Record<string, unknown>>(
     sql`, `,
   );
   const names = sql.join(columns.map((c) => sql.ref(c)));
-  // chunks keep each statement below SQLite's bound-parameter limit
-  for (let i = 0; i < rows.length; i += 2000) {
-    const chunk = rows.slice(i, i + 2000);
+  // chunks keep each statement below SQLite's bound-parameter limit, in a few sizes (powerOfTwoChunks)
+  for (const chunk of powerOfTwoChunks(rows)) {
     if (dialect === 'sqlite') {
       const values = sql.join(chunk.map((r) => sql`(${sql.join(columns.map((c) => r[c]))})`));
       await sql`with v(${names}) as (values ${values}) update ${sql.table(table)} set ${sets} from v where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`.execute(trx);

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DialectName } from './index.ts';
+import { powerOfTwoChunks } from '../chunks.ts';
 import type { Database, MessageTable } from '../schema.ts';
 
 /** A message's index entry: the token string made by the archive tokenizer, under the message's search key. */
@@ -14,8 +15,7 @@ export async function writeSearchDocs(trx: Kysely<any>, dialect: DialectName, do
   // FTS5 writes out its pending terms whenever a rowid is not larger than the one before (the doclists are sorted):
   // an import of interleaved conversations would make a tiny segment per conversation, so the keys go in ascending
   if (dialect === 'sqlite') docs = [...docs].sort((a, b) => a.searchKey - b.searchKey);
-  for (let i = 0; i < docs.length; i += 400) {
-    const chunk = docs.slice(i, i + 400);
+  for (const chunk of powerOfTwoChunks(docs)) {
     if (dialect === 'sqlite') {
       // the FTS rowid is the search key: newest first is the index's own order (store/search-keys.ts)
       await sql`insert into message_fts (rowid, tokens) values ${sql.join(chunk.map((d) => sql`(${d.searchKey}, ${d.tokens})`))}`.execute(trx);

@@ -11,6 +11,7 @@ import * as m009 from './009_search_key.ts';
 import * as m010 from './010_grant_unmask.ts';
 import * as m011 from './011_message_indexes.ts';
 import * as m012 from './012_search_key_in_index.ts';
+import * as m013 from './013_hot_path_indexes.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   '010_grant_unmask': m010,
   '011_message_indexes': m011,
   '012_search_key_in_index': m012,
+  '013_hot_path_indexes': m013,
 };
 
 export const migrationProvider: MigrationProvider = {
