@@ -37,6 +37,30 @@ const { createUser } = await load<typeof import('../src/governance/index.ts')>('
 
 /** bytes this process passed to write(): the WAL frames, and the checkpoints' copies into the database file */
 const wchar = () => Number(/wchar: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
+/** CPU ticks (user + system, 1/100 s) of each thread of this process, by thread id */
+const threadTicks = () => {
+  const out = new Map<string, { name: string; ticks: number }>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+};
+/** the busiest threads between two readings, as "name: % of a core" */
+const busiestThreads = (a: ReturnType<typeof threadTicks>, b: ReturnType<typeof threadTicks>, seconds: number) =>
+  [...b]
+    .map(([tid, t]) => ({ name: `${t.name}#${tid}`, pct: Math.round((t.ticks - (a.get(tid)?.ticks ?? 0)) / seconds) }))
+    .filter((t) => t.pct > 0)
+    .sort((x, y) => y.pct - x.pct)
+    .slice(0, 5)
+    .map((t) => `${t.name} ${t.pct}%`)
+    .join(', ');
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -102,6 +126,7 @@ try {
     const waits: Array<Promise<void>> = [];
     const cpu0 = process.cpuUsage();
     const w0 = wchar();
+    const th0 = threadTicks();
     const t0 = performance.now();
     const fromUs = nowUs();
     let sent = 0;
@@ -118,14 +143,14 @@ try {
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     lat.sort((a, b) => a - b);
-    return { rate, window: `${Math.round(fromUs)}-${Math.round(nowUs())}`, appends: lat.length, commits, meanBatch: Math.round(lat.length / commits), systemCpuShare: Math.round((cpu.system / (cpu.user + cpu.system)) * 100) / 100, kbWrittenPerAppend: Math.round((wchar() - w0) / lat.length / 102.4) / 10, latencyMs: { p50: r2(pct(lat, 50)), p99: r2(pct(lat, 99)), max: r2(lat[lat.length - 1]!) }, cpuUsPerAppend: Math.round((cpu.user + cpu.system) / lat.length), cpuPctOfCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100) };
+    return { rate, threads: busiestThreads(th0, threadTicks(), elapsed), window: `${Math.round(fromUs)}-${Math.round(nowUs())}`, appends: lat.length, commits, meanBatch: Math.round(lat.length / commits), systemCpuShare: Math.round((cpu.system / (cpu.user + cpu.system)) * 100) / 100, kbWrittenPerAppend: Math.round((wchar() - w0) / lat.length / 102.4) / 10, latencyMs: { p50: r2(pct(lat, 50)), p99: r2(pct(lat, 99)), max: r2(lat[lat.length - 1]!) }, cpuUsPerAppend: Math.round((cpu.user + cpu.system) / lat.length), cpuPctOfCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100) };
   })();
   await appender.close();
   await store.close();
 
   process.stdout.write(`MessageAppender on the SQLite writer thread, ${conversations} conversations, kefu at ${kefuRoot}\n`);
   process.stdout.write(`closed loop: ${closed.appendsPerSec} appends/s, ${closed.cpuUsPerAppend} µs CPU per append (${closed.cpuPctOfCore}% of a core), ${closed.kbWrittenPerAppend} kB written per append\n`);
-  process.stdout.write(`fixed ${rate}/s: latency p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms, max ${fixed.latencyMs.max} ms; ${fixed.commits} commits, mean batch ${fixed.meanBatch}; ${fixed.cpuUsPerAppend} µs CPU per append (${fixed.cpuPctOfCore}% of a core), ${fixed.kbWrittenPerAppend} kB written per append\n`);
+  process.stdout.write(`fixed ${rate}/s: latency p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms, max ${fixed.latencyMs.max} ms; ${fixed.commits} commits, mean batch ${fixed.meanBatch}; ${fixed.cpuUsPerAppend} µs CPU per append (${fixed.cpuPctOfCore}% of a core), ${fixed.kbWrittenPerAppend} kB written per append\n  busiest threads: ${fixed.threads}\n`);
   process.stdout.write(JSON.stringify({ bench: 'append-thread', kefuRoot, conversations, seconds, closed, fixed }) + '\n');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

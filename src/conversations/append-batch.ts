@@ -170,6 +170,14 @@ export async function writeMessageBatch(
     inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })),
   );
   for (const chunk of powerOfTwoChunks(events)) await trx.insertInto('conversation_event').values(chunk).execute();
+  // an agent's first message in a conversation makes it a participant; later ones find the row and write nothing
+  const participants = new Map<string, Database['conversation_participant']>();
+  for (const m of inserts) {
+    if (m.sender_kind === 'agent' && m.sender_id !== null) participants.set(`${m.conversation_id}\u0000${m.sender_id}`, { conversation_id: m.conversation_id, user_id: m.sender_id });
+  }
+  for (const chunk of powerOfTwoChunks([...participants.values()])) {
+    await trx.insertInto('conversation_participant').values(chunk).onConflict((oc) => oc.columns(['conversation_id', 'user_id']).doNothing()).execute();
+  }
   const readUpTo = new Map<string, { user_id: string; conversation_id: string; last_read_seq: number }>();
   inputs.forEach((input, i) => {
     const o = out[i];

@@ -73,6 +73,24 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await searchIds(asAuditor, '投诉'), [conv.other]);
     });
 
+    test('an agent keeps reading a conversation it replied in after it went to another group; a colleague does not', async () => {
+      const colleague = await viewerOf(store.db, await createUser(store.db, { login: 'xiaoli', password: 'agent-password-2', role: 'agent', departmentId: agent.departmentId }));
+      const customer = await createCustomer(store.db, { name: '孙先生' });
+      const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+      const aftersales = (await store.db.selectFrom('conversation').select('group_id').where('id', '=', conv.other).executeTakeFirstOrThrow()).group_id;
+      await store.db.updateTable('conversation').set({ group_id: aftersales }).where('id', '=', conversation.id).execute();
+      assert.equal(await reads(asAgent, conversation.id), false, 'another group’s conversation');
+      const appender = new MessageAppender(store.db, store.dialect);
+      // the reply the agent wrote before the conversation moved, twice: one participant row
+      for (const body of ['您好，这边帮您转到售后', '售后同事会联系您']) {
+        await appender.append({ conversationId: conversation.id, clientId: randomUUID(), sender: { kind: 'agent', id: agent.id }, type: 'text', body });
+      }
+      assert.equal(await reads(asAgent, conversation.id), true);
+      assert.equal(await reads(colleague, conversation.id), false);
+      const rows = await store.db.selectFrom('conversation_participant').selectAll().where('conversation_id', '=', conversation.id).execute();
+      assert.deepEqual(rows, [{ conversation_id: conversation.id, user_id: agent.id }]);
+    });
+
     test('a request needs a reason of 5 characters, a duration of 1 hour to 30 days, and a scope that exists', async () => {
       const base = { kind: 'customer', customerId: vipCustomerId, durationHours: 24, reason: '客诉复核，需要查看' };
       assert.equal(grantRequestSchema.safeParse({ ...base, reason: '看看' }).success, false);

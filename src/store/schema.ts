@@ -143,6 +143,12 @@ export interface ReadMarkerTable {
   last_read_seq: number;
 }
 
+/** staff who have written in a conversation (an agent may read the conversations it replied in), one row per pair */
+export interface ConversationParticipantTable {
+  conversation_id: string;
+  user_id: string;
+}
+
 export interface ConversationTagTable {
   conversation_id: string;
   tag: string;
@@ -280,5 +286,6 @@ export interface Database {
   message: MessageTable;
   conversation_event: ConversationEventTable;
   read_marker: ReadMarkerTable;
+  conversation_participant: ConversationParticipantTable;
   search_index_state: SearchIndexStateTable;
 }

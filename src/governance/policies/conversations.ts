@@ -66,7 +66,7 @@ function ownScope(viewer: Viewer, eb: ExpressionBuilder<any, any>): Expression<S
     case 'agent': {
       const ors: Expression<SqlBool>[] = [eb('c.assignee_id', '=', viewer.id), generalQueue];
       if (viewer.groupIds.length > 0) ors.push(eb('c.group_id', 'in', viewer.groupIds));
-      ors.push(eb.exists(eb.selectFrom('message as pm').select('pm.id').whereRef('pm.conversation_id', '=', 'c.id').where('pm.sender_id', '=', viewer.id).where('pm.sender_kind', '=', 'agent')));
+      ors.push(eb.exists(eb.selectFrom('conversation_participant as cp').select('cp.user_id').whereRef('cp.conversation_id', '=', 'c.id').where('cp.user_id', '=', viewer.id)));
       return eb.or(ors);
     }
     case 'supervisor': {
