@@ -143,14 +143,15 @@ try {
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     lat.sort((a, b) => a - b);
-    return { rate, threads: busiestThreads(th0, threadTicks(), elapsed), window: `${Math.round(fromUs)}-${Math.round(nowUs())}`, appends: lat.length, commits, meanBatch: Math.round(lat.length / commits), systemCpuShare: Math.round((cpu.system / (cpu.user + cpu.system)) * 100) / 100, kbWrittenPerAppend: Math.round((wchar() - w0) / lat.length / 102.4) / 10, latencyMs: { p50: r2(pct(lat, 50)), p99: r2(pct(lat, 99)), max: r2(lat[lat.length - 1]!) }, cpuUsPerAppend: Math.round((cpu.user + cpu.system) / lat.length), cpuPctOfCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100) };
+    const walMb = Math.round(fs.statSync(`${store.sqlitePath!}-wal`).size / 1e5) / 10;
+    return { rate, walMb, threads: busiestThreads(th0, threadTicks(), elapsed), window: `${Math.round(fromUs)}-${Math.round(nowUs())}`, appends: lat.length, commits, meanBatch: Math.round(lat.length / commits), systemCpuShare: Math.round((cpu.system / (cpu.user + cpu.system)) * 100) / 100, kbWrittenPerAppend: Math.round((wchar() - w0) / lat.length / 102.4) / 10, latencyMs: { p50: r2(pct(lat, 50)), p99: r2(pct(lat, 99)), max: r2(lat[lat.length - 1]!) }, cpuUsPerAppend: Math.round((cpu.user + cpu.system) / lat.length), cpuPctOfCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100) };
   })();
   await appender.close();
   await store.close();
 
   process.stdout.write(`MessageAppender on the SQLite writer thread, ${conversations} conversations, kefu at ${kefuRoot}\n`);
   process.stdout.write(`closed loop: ${closed.appendsPerSec} appends/s, ${closed.cpuUsPerAppend} µs CPU per append (${closed.cpuPctOfCore}% of a core), ${closed.kbWrittenPerAppend} kB written per append\n`);
-  process.stdout.write(`fixed ${rate}/s: latency p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms, max ${fixed.latencyMs.max} ms; ${fixed.commits} commits, mean batch ${fixed.meanBatch}; ${fixed.cpuUsPerAppend} µs CPU per append (${fixed.cpuPctOfCore}% of a core), ${fixed.kbWrittenPerAppend} kB written per append\n  busiest threads: ${fixed.threads}\n`);
+  process.stdout.write(`fixed ${rate}/s: latency p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms, max ${fixed.latencyMs.max} ms; ${fixed.commits} commits, mean batch ${fixed.meanBatch}; ${fixed.cpuUsPerAppend} µs CPU per append (${fixed.cpuPctOfCore}% of a core), ${fixed.kbWrittenPerAppend} kB written per append, WAL file ${fixed.walMb} MB\n  busiest threads: ${fixed.threads}\n`);
   process.stdout.write(JSON.stringify({ bench: 'append-thread', kefuRoot, conversations, seconds, closed, fixed }) + '\n');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
