@@ -6,6 +6,7 @@
  * is written while the disk syncs the previous one, and answers keep commit order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { sql } from 'kysely';
 import { WalSync, openSqliteConnection } from '../store/index.ts';
 import { AppendError, writeMessageBatch, type AppendInput, type ConversationRouting } from './append-batch.ts';
 import { LEASE_MAX_MS, type ThreadReply, type ThreadRequest, type WireOutcome } from './append-thread.ts';
@@ -32,6 +33,14 @@ port.on('message', (m: ThreadRequest) => {
       wal.close();
       await db.destroy();
       port.close();
+    });
+    return;
+  }
+  if (m.type === 'checkpoint') {
+    // between two commits nobody else writes, so this copies the frames since the checkpoint thread's pass and the
+    // log is complete: the next commit starts it again from the beginning
+    chain = chain.then(async () => {
+      await sql`pragma wal_checkpoint(PASSIVE)`.execute(db).catch(() => {});
     });
     return;
   }

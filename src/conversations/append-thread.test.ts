@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { freshDatabase } from '../../test/support/databases.ts';
 import { openStore, sqliteFile, type Store } from '../store/index.ts';
@@ -127,6 +128,24 @@ test('while the thread commits back to back, writes on the server connection tak
     // without the checkpoint thread: its once-a-second RESTART holds writers back for up to 20 ms, which a 1 ms busy
     // timeout would report as well
   }, { checkpoints: false });
+});
+
+test('under a steady stream of commits the checkpoints catch up and the WAL starts again instead of growing', async () => {
+  await withThread(async ({ store, appender, dataDir }) => {
+    const customer = await createCustomer(store.db, { name: '持续写入' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    const walFile = `${sqliteFile(dataDir)}-wal`;
+    // the WAL header's checkpoint sequence number counts the times the log started again from its beginning
+    const restarts = () => fs.readFileSync(walFile).readUInt32BE(12);
+    const before = restarts();
+    const until = Date.now() + 2500; // two ticks of the checkpoint thread
+    let i = 0;
+    while (Date.now() < until) {
+      await Promise.all(Array.from({ length: 50 }, () => appender.append({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `持续写入 ${i++}` })));
+    }
+    assert.ok(i > 500, `a steady stream (${i} messages)`);
+    assert.ok(restarts() > before, 'the log started again while the commits went on');
+  });
 });
 
 test('a writer thread that dies fails the batches it held, and the next message starts a new thread', async () => {

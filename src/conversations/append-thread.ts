@@ -4,7 +4,7 @@ import type { BatchOutcome, BatchWriter } from './appender.ts';
 import type { WriteLease } from '../store/index.ts';
 
 /** main thread → writer thread */
-export type ThreadRequest = { type: 'write'; id: number; inputs: AppendInput[] } | { type: 'lease'; id: number } | { type: 'close' };
+export type ThreadRequest = { type: 'write'; id: number; inputs: AppendInput[] } | { type: 'lease'; id: number } | { type: 'checkpoint' } | { type: 'close' };
 /** an outcome as it crosses the thread boundary (an Error does not keep its class) */
 export type WireOutcome = ({ ok: true } & AppendResult) | { ok: false; code: AppendError['code']; message: string };
 /** writer thread → main thread */
@@ -94,6 +94,11 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     const done = this.endTurn;
     this.endTurn = null;
     done?.();
+  }
+
+  finishCheckpoint(): void {
+    // an idle thread has nothing to add: the checkpoint thread's copy was complete
+    if (this.pending.size > 0) this.worker?.postMessage({ type: 'checkpoint' } satisfies ThreadRequest);
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,18 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-/** Runs WAL checkpoints of `file` on a worker thread every `everyMs` (see sqlite-checkpoint-worker.mjs). */
-export function startCheckpointer(file: string, everyMs = 1000, onError?: (message: string) => void): { stop(): Promise<void> } {
+/**
+ * Runs WAL checkpoints of `file` on a worker thread every `everyMs` (see sqlite-checkpoint-worker.mjs); `checkpointed`
+ * is called after each one.
+ */
+export function startCheckpointer(file: string, everyMs = 1000, onError?: (message: string) => void, checkpointed?: () => void): { stop(): Promise<void> } {
   const require = createRequire(import.meta.url);
   const worker = new Worker(new URL('./sqlite-checkpoint-worker.mjs', import.meta.url), {
     workerData: { driver: require.resolve('better-sqlite3'), file, everyMs },
   });
   worker.on('message', (m: { type: string; message?: string }) => {
     if (m.type === 'error') onError?.(m.message ?? 'checkpoint failed');
+    else if (m.type === 'checkpointed') checkpointed?.();
   });
   worker.on('error', (err) => onError?.(err.message));
   worker.unref();

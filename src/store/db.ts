@@ -73,7 +73,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     checkpointInBackground(onError) {
       if (checkpointer) return;
       sqlite.pragma('wal_autocheckpoint = 0');
-      checkpointer = startCheckpointer(file, 1000, onError);
+      checkpointer = startCheckpointer(file, 1000, onError, () => lease?.finishCheckpoint?.());
     },
     shareWriteLock(l) {
       lease = l;
@@ -108,6 +108,8 @@ function sqliteKysely(sqlite: SqliteDatabase.Database, lease: () => WriteLease |
   // in WAL mode with synchronous=FULL a commit is on disk before it returns: an acknowledged message survives kill -9 and power loss
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
+  // the connection that starts the WAL again from its beginning truncates it to this size (space back after a burst)
+  sqlite.pragma('journal_size_limit = 67108864');
   // 64 MB of page cache instead of 2 MB: every message touches several indexes (search key, conversation + client id,
   // sender) and the FTS segments, and a miss is a read()
   sqlite.pragma('cache_size = -65536');

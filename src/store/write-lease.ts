@@ -13,6 +13,11 @@ export interface WriteLease {
   acquire(): Promise<void>;
   /** hands the turn back; called once for each acquire() */
   release(): void;
+  /**
+   * The checkpoint thread has copied the log up to a moment ago: the writer copies the rest between two of its
+   * commits, when nothing else writes, so the log is complete and its next commit starts it again (checkpointer.ts).
+   */
+  finishCheckpoint?(): void;
 }
 
 /** writes that take SQLite's write lock, apart from those Kysely builds as insert/update/delete (raw SQL, DDL) */
