@@ -16,20 +16,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { kefuCheckout, num } from './lib/args.ts';
 import { nowUs } from './lib/stats.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (n: string, d: string) => {
-  const i = process.argv.indexOf(`--${n}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : d;
-};
-const kefuRoot = path.resolve(arg('kefu-root', ROOT));
-const conversations = Number(arg('conversations', '2000'));
-const seconds = Number(arg('seconds', '8'));
-const rate = Number(arg('rate', '4000'));
+const { root: kefuRoot, load } = kefuCheckout();
+const conversations = num('conversations', 2000);
+const seconds = num('seconds', 8);
+const rate = num('rate', 4000);
 
-const load = async <T>(rel: string) => (await import(pathToFileURL(path.join(kefuRoot, rel)).href)) as T;
 const { openStore } = await load<typeof import('../src/store/index.ts')>('src/store/index.ts');
 const { MessageAppender, SqliteAppendThread, openConversation } = await load<typeof import('../src/conversations/index.ts')>('src/conversations/index.ts');
 const { createCustomer } = await load<typeof import('../src/customers/customers.ts')>('src/customers/customers.ts');

@@ -11,20 +11,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { kefuCheckout, num } from './lib/args.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (n: string, d: string) => {
-  const i = process.argv.indexOf(`--${n}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : d;
-};
-const kefuRoot = path.resolve(arg('kefu-root', ROOT));
-const conversations = Number(arg('conversations', '2000'));
-const seedMessages = Number(arg('seed-messages', '40000'));
-const repeat = Number(arg('repeat', '5'));
+const { root: kefuRoot, load } = kefuCheckout();
+const conversations = num('conversations', 2000);
+const seedMessages = num('seed-messages', 40000);
+const repeat = num('repeat', 5);
 const sizes = [1, 8, 64, 128, 256, 512].filter((b) => b <= conversations);
 
-const load = async <T>(rel: string) => (await import(pathToFileURL(path.join(kefuRoot, rel)).href)) as T;
 const { openStore } = await load<typeof import('../src/store/index.ts')>('src/store/index.ts');
 const { MessageAppender, openConversation } = await load<typeof import('../src/conversations/index.ts')>('src/conversations/index.ts');
 const { createCustomer } = await load<typeof import('../src/customers/customers.ts')>('src/customers/customers.ts');
