@@ -99,7 +99,7 @@ export async function writeMessageBatch(
   const out: Array<AppendResult | AppendError> = [];
   const inserts: Database['message'][] = [];
   /** stamped with the commit time, not an imported time */
-  const live = new Set<Database['message']>();
+  const live: boolean[] = [];
   const events: Array<Omit<Database['conversation_event'], 'id'>> = [];
   for (const input of inputs) {
     const head = heads.get(input.conversationId);
@@ -140,7 +140,7 @@ export async function writeMessageBatch(
       hash,
     };
     inserts.push(row);
-    if (input.createdAt === undefined) live.add(row);
+    live.push(input.createdAt === undefined);
     head.last_seq = seq;
     head.last_hash = hash;
     head.changed = true;
@@ -159,7 +159,7 @@ export async function writeMessageBatch(
     out.push({ message: stored, duplicate: false, conversationState: head.state });
   }
 
-  const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at), inserts.map((m) => live.has(m)));
+  const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at), live);
   inserts.forEach((m, i) => (m.search_key = keys[i]!));
   // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits, in a few sizes (powerOfTwoChunks)
   for (const chunk of powerOfTwoChunks(inserts)) await trx.insertInto('message').values(chunk).execute();

@@ -71,4 +71,3 @@ port.on('message', (m: ThreadRequest) => {
     );
   });
 });
-port.postMessage({ type: 'ready' } satisfies ThreadReply);

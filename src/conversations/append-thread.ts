@@ -9,7 +9,6 @@ export type ThreadRequest = { type: 'write'; id: number; inputs: AppendInput[] }
 export type WireOutcome = ({ ok: true } & AppendResult) | { ok: false; code: AppendError['code']; message: string };
 /** writer thread → main thread */
 export type ThreadReply =
-  | { type: 'ready' }
   | { type: 'written'; id: number; outcomes: WireOutcome[]; routing: Array<[string, ConversationRouting]> }
   | { type: 'failed'; id: number; message: string }
   | { type: 'leased'; id: number }
@@ -24,7 +23,7 @@ const WORKER_MODULE = new URL('./append-thread-worker.ts', import.meta.url).href
 /**
  * Commits message batches of the embedded SQLite database on a worker thread (append-thread-worker.ts), so the
  * database work of a message — about 100 µs of SQLite, index and hash per message — does not hold up the sockets.
- * Two batches may be in flight: the thread starts the next commit the moment the previous one is synced.
+ * Two batches may be in flight: the thread writes the next one while the disk syncs the previous one.
  * If the thread dies, the batches it held fail (their senders get storage_failed and may retry: a retry with the same
  * clientId never stores twice) and the next write starts a new thread.
  *
@@ -36,7 +35,8 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
   private worker: Worker | null = null;
   /** 1 while the server's connection holds a turn the thread granted; the thread waits on it (Atomics.wait) */
   private turn = new Int32Array(new SharedArrayBuffer(4));
-  private leaseHeld: 'none' | 'idle-thread' | 'granted' = 'none';
+  /** the current turn was granted by the thread (which now waits for it back), not taken from an idle thread */
+  private turnGranted = false;
   private leaseQueue = Promise.resolve();
   private endTurn: (() => void) | null = null;
   private readonly grants = new Map<number, () => void>();
@@ -71,13 +71,10 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     await previous;
     this.endTurn = done;
     // a thread with no batch does not hold the lock and will not take it before its next batch: no need to ask
-    if (!this.worker || this.pending.size === 0) {
-      this.leaseHeld = 'idle-thread';
-      return;
-    }
+    if (!this.worker || this.pending.size === 0) return;
     const worker = this.worker;
     const id = this.nextId++;
-    this.leaseHeld = 'granted';
+    this.turnGranted = true;
     await new Promise<void>((resolve) => {
       this.grants.set(id, resolve);
       worker.ref();
@@ -86,11 +83,11 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
   }
 
   release(): void {
-    if (this.leaseHeld === 'granted') {
+    if (this.turnGranted) {
       Atomics.store(this.turn, 0, 0);
       Atomics.notify(this.turn, 0);
     }
-    this.leaseHeld = 'none';
+    this.turnGranted = false;
     const done = this.endTurn;
     this.endTurn = null;
     done?.();
@@ -141,7 +138,6 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
   }
 
   private receive(m: ThreadReply): void {
-    if (m.type === 'ready') return;
     if (m.type === 'lease-expired') return this.onError(`the server connection held a write turn for over ${LEASE_MAX_MS / 1000} s; the writer thread went on`);
     if (m.type === 'leased') {
       this.grants.get(m.id)?.();

@@ -103,29 +103,24 @@ class LeasedDriver implements Driver {
     c.inTransaction = true;
   }
 
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    const c = connection as LeasedConnection;
-    try {
-      await this.inner.commitTransaction(c.inner);
-    } finally {
-      this.end(c);
-    }
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.endTransaction(connection as LeasedConnection, (inner) => this.inner.commitTransaction(inner));
   }
 
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    const c = connection as LeasedConnection;
-    try {
-      await this.inner.rollbackTransaction(c.inner);
-    } finally {
-      this.end(c);
-    }
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.endTransaction(connection as LeasedConnection, (inner) => this.inner.rollbackTransaction(inner));
   }
 
-  private end(c: LeasedConnection): void {
-    c.inTransaction = false;
-    const held = c.held;
-    c.held = null;
-    held?.release();
+  /** commit or rollback, then the turn goes back (once: a failed commit is followed by a rollback) */
+  private async endTransaction(c: LeasedConnection, end: (inner: DatabaseConnection) => Promise<void>): Promise<void> {
+    try {
+      await end(c.inner);
+    } finally {
+      c.inTransaction = false;
+      const held = c.held;
+      c.held = null;
+      held?.release();
+    }
   }
 
   savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {

@@ -3,7 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openStore, type DialectName, type Store } from '../../src/store/index.ts';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { openStore, sqliteFile, type DialectName, type Store } from '../../src/store/index.ts';
+import { migrationProvider } from '../../src/store/migrations/index.ts';
 
 /**
  * The dialects a test runs against. scripts/test.ts starts one PostgreSQL cluster for the whole run and passes its
@@ -61,4 +64,19 @@ export async function freshStore(dialect: DialectName): Promise<Store & { drop()
       await d.drop();
     },
   };
+}
+
+/**
+ * A database as an older kefu left it: the schema migrated up to and including `migration`, on a plain Kysely
+ * connection of the dialect (no store), for tests that write old-style rows and then let openStore migrate the rest.
+ */
+export async function databaseAt(d: { dataDir: string; databaseUrl?: string }, dialect: DialectName, migration: string): Promise<Kysely<any>> {
+  const db =
+    dialect === 'sqlite'
+      ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(sqliteFile(d.dataDir)) }) })
+      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: d.databaseUrl }) }) });
+  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'kefu_migration', migrationLockTableName: 'kefu_migration_lock', allowUnorderedMigrations: true });
+  const { error } = await migrator.migrateTo(migration);
+  if (error) throw error;
+  return db;
 }

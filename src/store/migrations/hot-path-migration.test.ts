@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
-import { freshDatabase, testDialects } from '../../../test/support/databases.ts';
-import { openStore, sqliteFile } from '../index.ts';
-import { migrationProvider } from './index.ts';
+import { databaseAt, freshDatabase, testDialects } from '../../../test/support/databases.ts';
+import { openStore } from '../index.ts';
 
 const T = Date.parse('2025-06-01T00:00:00Z');
 
@@ -13,12 +9,7 @@ for (const dialect of testDialects()) {
   test(`an archive written before 013 keeps its read markers and gets a participant row per agent and conversation (${dialect})`, async () => {
     const d = await freshDatabase(dialect);
     try {
-      const old =
-        dialect === 'sqlite'
-          ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(sqliteFile(d.dataDir)) }) })
-          : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: d.databaseUrl }) }) });
-      const migrator = new Migrator({ db: old, provider: migrationProvider, migrationTableName: 'kefu_migration', migrationLockTableName: 'kefu_migration_lock', allowUnorderedMigrations: true });
-      assert.equal((await migrator.migrateTo('012_search_key_in_index')).error, undefined);
+      const old = await databaseAt(d, dialect, '012_search_key_in_index');
       await old.insertInto('customer').values({ id: 'cus_old', name: '老客户', created_at: T }).execute();
       await old.insertInto('conversation').values({ id: 'conv_old', customer_id: 'cus_old', channel: 'web', state: 'assigned', created_at: T, last_message_at: T + 3, last_seq: 4, last_hash: 'h4' }).execute();
       // a customer, then agent A twice and agent B once (chains are not checked here)

@@ -1,11 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
-import { freshDatabase, testDialects } from '../../../test/support/databases.ts';
-import { openStore, sqliteFile, type Database } from '../index.ts';
-import { migrationProvider } from './index.ts';
+import { sql, type Kysely } from 'kysely';
+import { databaseAt, freshDatabase, testDialects } from '../../../test/support/databases.ts';
+import { openStore, type Database } from '../index.ts';
 import { KEY_SLOTS_PER_MS } from '../search-keys.ts';
 import { indexText } from '../../archive/tokenizer.ts';
 import { searchMessages, searchParamsSchema } from '../../archive/search.ts';
@@ -19,13 +16,7 @@ for (const dialect of testDialects()) {
     const d = await freshDatabase(dialect);
     try {
       // the database as kefu left it before 009: FTS rowid = message.rowid, no search_key
-      const old =
-        dialect === 'sqlite'
-          ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(sqliteFile(d.dataDir)) }) })
-          : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: d.databaseUrl }) }) });
-      const migrator = new Migrator({ db: old, provider: migrationProvider, migrationTableName: 'kefu_migration', migrationLockTableName: 'kefu_migration_lock', allowUnorderedMigrations: true });
-      const to008 = await migrator.migrateTo('008_checkpoints');
-      assert.equal(to008.error, undefined);
+      const old = await databaseAt(d, dialect, '008_checkpoints');
       await old.insertInto('customer').values({ id: 'cus_old', name: '老客户', created_at: T }).execute();
       const bodies = ['我的宽带又断了', '您好，宽带故障已登记', '退款什么时候到账', '好的，谢谢'];
       let prev = GENESIS_HASH;
