@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
-import { countInIndex, keyAfterNewest, matchingMessages, relevanceScore, searchKeyColumn, type KeyRange } from '../store/dialect/search.ts';
+import { catchUpSearchIndex, countInIndex, keyAfterNewest, matchingMessages, relevanceScore, searchKeyColumn, type KeyRange } from '../store/dialect/search.ts';
 import { keyRange, readDrift } from '../store/search-keys.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
 import { conversationScope, unmaskScope, type Viewer } from '../governance/policies/conversations.ts';
@@ -249,6 +249,8 @@ export async function filteredMessages(
   }
 
   const range = knownRange ?? timeKeyRange(params, await readDrift(db));
+  // a search finds every acknowledged message, also those the writer thread has not indexed yet
+  if (engineQuery !== null) await catchUpSearchIndex(db);
   const from = engineQuery !== null ? matchingMessages(db, dialect, engineQuery, range) : db.selectFrom('message as m');
   let base = from
     .innerJoin('conversation as c', 'c.id', 'm.conversation_id')

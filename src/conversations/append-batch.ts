@@ -5,8 +5,14 @@ import { chainHash } from './chain.ts';
 // the tokenizer alone, not the archive module's index: the writer thread loads this file and needs nothing else of it
 import { indexText } from '../archive/tokenizer.ts';
 import { writeSearchDocs } from '../store/dialect/search.ts';
+import type { UnindexedMessage } from '../archive/search-backlog.ts';
 import { allocateSearchKeys } from '../store/search-keys.ts';
 import { updateRowsByKey } from '../store/dialect/bulk-update.ts';
+import { executeShaped, rowValues } from '../store/shaped-statements.ts';
+
+const HEAD_COLUMNS = ['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at', 'assignee_id', 'group_id'] as const;
+const MESSAGE_COLUMNS = ['id', 'conversation_id', 'seq', 'client_id', 'sender_kind', 'sender_id', 'type', 'body', 'created_at', 'hash', 'search_key'] as const;
+const EVENT_COLUMNS = ['conversation_id', 'kind', 'actor_kind', 'actor_id', 'data', 'at'] as const;
 
 export interface AppendInput {
   conversationId: string;
@@ -61,34 +67,42 @@ export interface ConversationRouting {
  * holds the database's write lock). Used by the appender on the server's connection or on its writer thread, and by
  * imports inside their own transaction. `trx` may be a plain Kysely handle whose connection is already inside a
  * transaction (the writer thread begins and commits itself).
+ *
+ * With `unindexed`, the messages' search-index entries are not written but listed there, for the caller to write once
+ * the transaction has committed (the SQLite writer thread, archive/search-backlog.ts).
  */
 export async function writeMessageBatch(
   trx: Kysely<Database>,
   dialect: DialectName,
   inputs: AppendInput[],
   routing?: Map<string, ConversationRouting>,
+  unindexed?: UnindexedMessage[],
 ): Promise<Array<AppendResult | AppendError>> {
   if (inputs.length === 0) return [];
-  const convIds = [...new Set(inputs.map((i) => i.conversationId))];
-  let convQuery = trx
-    .selectFrom('conversation')
-    .select(['id', 'customer_id', 'state', 'last_seq', 'last_hash', 'first_response_at', 'assignee_id', 'group_id'])
-    .where('id', 'in', padToPowerOfTwo(convIds));
-  if (dialect === 'postgres') convQuery = convQuery.orderBy('id').forUpdate();
-  const convRows = await convQuery.execute();
+  const convIds = padToPowerOfTwo([...new Set(inputs.map((i) => i.conversationId))]);
+  const { rows: convRows } = await executeShaped<Pick<Database['conversation'], (typeof HEAD_COLUMNS)[number]>>(trx, `message-batch.heads:${dialect}:${convIds.length}`, convIds, () => {
+    const q = trx.selectFrom('conversation').select(HEAD_COLUMNS).where('id', 'in', convIds);
+    return dialect === 'postgres' ? q.orderBy('id').forUpdate() : q;
+  });
   const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
   for (const c of convRows) routing?.set(c.id, { assigneeId: c.assignee_id, groupId: c.group_id });
 
   const keyed = inputs.filter((i) => i.clientId !== null);
   const existing = new Map<string, StoredMessage>();
   if (keyed.length > 0) {
-    const rows = await trx
-      .selectFrom('message')
-      .selectAll()
-      // (conversation_id, client_id) pairs: one index probe per message. Two separate IN lists make SQLite probe
-      // every combination, |conversations| × |clientIds| per batch, which grows with the square of the batch size
-      .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', padToPowerOfTwo(keyed).map((i) => eb.tuple(i.conversationId, i.clientId!))))
-      .execute();
+    const pairs = padToPowerOfTwo(keyed);
+    const { rows } = await executeShaped<Database['message']>(
+      trx,
+      `message-batch.prior:${dialect}:${pairs.length}`,
+      pairs.flatMap((i) => [i.conversationId, i.clientId]),
+      () =>
+        trx
+          .selectFrom('message')
+          .selectAll()
+          // (conversation_id, client_id) pairs: one index probe per message. Two separate IN lists make SQLite probe
+          // every combination, |conversations| × |clientIds| per batch, which grows with the square of the batch size
+          .where((eb) => eb(eb.refTuple('conversation_id', 'client_id'), 'in', pairs.map((i) => eb.tuple(i.conversationId, i.clientId!)))),
+    );
     for (const r of rows) {
       const head = heads.get(r.conversation_id);
       existing.set(`${r.conversation_id}\u0000${r.client_id}`, toStored(r, head?.customer_id ?? ''));
@@ -162,21 +176,25 @@ export async function writeMessageBatch(
   const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at), live);
   inserts.forEach((m, i) => (m.search_key = keys[i]!));
   // chunks keep each statement below SQLite's and PostgreSQL's bound-parameter limits, in a few sizes (powerOfTwoChunks)
-  for (const chunk of powerOfTwoChunks(inserts)) await trx.insertInto('message').values(chunk).execute();
+  for (const chunk of powerOfTwoChunks(inserts)) {
+    await executeShaped(trx, `message-batch.messages:${dialect}:${chunk.length}`, rowValues(chunk, MESSAGE_COLUMNS), () => trx.insertInto('message').values(chunk));
+  }
+  const searchable = inserts.filter((m) => m.type !== 'event');
+  if (unindexed) for (const m of searchable) unindexed.push({ messageId: m.id, searchKey: m.search_key!, body: m.body });
   // the index entry commits with its message: a search never misses an acknowledged message
-  await writeSearchDocs(
-    trx,
-    dialect,
-    inserts.filter((m) => m.type !== 'event').map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })),
-  );
-  for (const chunk of powerOfTwoChunks(events)) await trx.insertInto('conversation_event').values(chunk).execute();
+  else await writeSearchDocs(trx, dialect, searchable.map((m) => ({ messageId: m.id, searchKey: m.search_key!, tokens: indexText(m.body) })));
+  for (const chunk of powerOfTwoChunks(events)) {
+    await executeShaped(trx, `message-batch.events:${dialect}:${chunk.length}`, rowValues(chunk, EVENT_COLUMNS), () => trx.insertInto('conversation_event').values(chunk));
+  }
   // an agent's first message in a conversation makes it a participant; later ones find the row and write nothing
   const participants = new Map<string, Database['conversation_participant']>();
   for (const m of inserts) {
     if (m.sender_kind === 'agent' && m.sender_id !== null) participants.set(`${m.conversation_id}\u0000${m.sender_id}`, { conversation_id: m.conversation_id, user_id: m.sender_id });
   }
   for (const chunk of powerOfTwoChunks([...participants.values()])) {
-    await trx.insertInto('conversation_participant').values(chunk).onConflict((oc) => oc.columns(['conversation_id', 'user_id']).doNothing()).execute();
+    await executeShaped(trx, `message-batch.participants:${dialect}:${chunk.length}`, rowValues(chunk, ['conversation_id', 'user_id']), () =>
+      trx.insertInto('conversation_participant').values(chunk).onConflict((oc) => oc.columns(['conversation_id', 'user_id']).doNothing()),
+    );
   }
   const readUpTo = new Map<string, { user_id: string; conversation_id: string; last_read_seq: number }>();
   inputs.forEach((input, i) => {

@@ -8,13 +8,17 @@ import { openStore, sqliteFile, type Store } from '../store/index.ts';
 import { AppendError, MessageAppender, SqliteAppendThread, openConversation, type StoredMessage } from './index.ts';
 import { createCustomer } from '../customers/index.ts';
 import { verifyMessageChains } from '../governance/integrity.ts';
+import { registerSearchCatchUp, countInIndex } from '../store/dialect/search.ts';
+import { engineQueryFor, searchMessages, searchParamsSchema } from '../archive/search.ts';
+import type { IndexTiming } from './append-thread.ts';
 
-async function withThread(fn: (ctx: { store: Store; appender: MessageAppender; writer: SqliteAppendThread; dataDir: string }) => Promise<void>, opts: { checkpoints?: boolean } = {}) {
+async function withThread(fn: (ctx: { store: Store; appender: MessageAppender; writer: SqliteAppendThread; dataDir: string }) => Promise<void>, opts: { checkpoints?: boolean; indexing?: IndexTiming } = {}) {
   const d = await freshDatabase('sqlite');
   const store = await openStore({ dataDir: d.dataDir });
   if (opts.checkpoints !== false) store.checkpointInBackground((m) => assert.fail(`checkpoint failed: ${m}`));
-  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m));
+  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m), opts.indexing);
   store.shareWriteLock(writer);
+  registerSearchCatchUp(store.db, () => writer.catchUpSearchIndex());
   const appender = new MessageAppender(store.db, store.dialect, { writer, maxBatch: 16 });
   try {
     await fn({ store, appender, writer, dataDir: d.dataDir });
@@ -166,4 +170,28 @@ test('a writer thread that dies fails the batches it held, and the next message 
     const retry = await appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
     assert.equal(retry.message.seq, 2, 'the retry is stored once, after the first message');
   });
+});
+
+test('the thread indexes after the commit: a search right after the acks still finds every message, also those a dead thread left', async () => {
+  // the thread indexes only when asked, so what waits can be seen
+  await withThread(
+    async ({ store, appender, writer }) => {
+      const customer = await createCustomer(store.db, { name: '索引延后' });
+      const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+      const send = (i: number) => appender.append({ conversationId: conversation.id, clientId: `k${i}`, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `物流第 ${i} 次查询` });
+      const inIndex = () => countInIndex(store.db, 'sqlite', engineQueryFor('sqlite', '物流')!, {}, 1000);
+      const searched = async () => (await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '物流', limit: 100 }), 'all')).total;
+      await Promise.all(Array.from({ length: 40 }, (_, i) => send(i)));
+      assert.equal(await inIndex(), 0, 'acknowledged, not indexed yet');
+      assert.equal(await searched(), 40, 'the search asked the thread to catch up first');
+      assert.equal(await inIndex(), 40);
+
+      await Promise.all(Array.from({ length: 10 }, (_, i) => send(40 + i)));
+      assert.equal(await inIndex(), 40);
+      // the thread dies with 10 acknowledged messages unindexed; the next thread indexes them first
+      await (writer as unknown as { worker: Worker }).worker.terminate();
+      assert.equal(await searched(), 50);
+    },
+    { indexing: { idleMs: 60_000, maxAgeMs: 60_000, maxWaiting: 100_000 } },
+  );
 });

@@ -8,6 +8,7 @@ import { Server as SocketServer } from 'socket.io';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/index.ts';
+import { registerSearchCatchUp } from '../store/dialect/search.ts';
 import { ConversationUpdates, MessageAppender, SqliteAppendThread, attachGateway, registerConversationRoutes } from '../conversations/index.ts';
 import { registerAuthRoutes, sessionHook } from '../governance/http.ts';
 import { authPolicy, type AuthPolicy } from '../governance/auth-policy.ts';
@@ -49,7 +50,10 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   store.checkpointInBackground((message) => log.error({ message }, 'WAL checkpoint failed'));
   // embedded SQLite: messages are committed on a writer thread, so the sockets are served while the database works
   const writer = store.sqlitePath ? new SqliteAppendThread(store.sqlitePath, (message) => log.error({ message }, 'message writer')) : undefined;
-  if (writer) store.shareWriteLock(writer);
+  if (writer) {
+    store.shareWriteLock(writer);
+    registerSearchCatchUp(store.db, () => writer.catchUpSearchIndex());
+  }
   const appender = new MessageAppender(store.db, store.dialect, { writer });
   const updates = new ConversationUpdates();
   const audit = new AuditLog(store.db, store.dialect);

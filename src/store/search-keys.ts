@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+import { dialectOf } from './dialect/index.ts';
+import { executeShaped } from './shaped-statements.ts';
 
 /**
  * Search keys: each message's position in the search index, ordered like its created_at. A key is
@@ -24,7 +26,9 @@ export const keyFloor = (ms: number) => ms * KEY_SLOTS_PER_MS;
  */
 export async function allocateSearchKeys(trx: Kysely<Database>, createdAts: number[], live: boolean[] = []): Promise<number[]> {
   if (createdAts.length === 0) return [];
-  const top = await trx.selectFrom('message').select((eb) => eb.fn.max('search_key').as('k')).executeTakeFirst();
+  const {
+    rows: [top],
+  } = await executeShaped<{ k: number | string | null }>(trx, `search-keys.top:${dialectOf(trx)}`, [], () => trx.selectFrom('message').select((eb) => eb.fn.max('search_key').as('k')));
   let next = top?.k == null ? 0 : Number(top.k) + 1;
   const keys: number[] = new Array(createdAts.length);
   const past: number[] = [];

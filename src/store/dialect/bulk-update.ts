@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectName } from './index.ts';
 import { powerOfTwoChunks } from '../chunks.ts';
+import { executeShaped, rowValues } from '../shaped-statements.ts';
 
 /**
  * One UPDATE for many rows, each with its own values, matched by a key column: `update t set a = v.a … from (rows) v
@@ -24,12 +25,18 @@ export async function updateRowsByKey<R extends Record<string, unknown>>(
   const names = sql.join(columns.map((c) => sql.ref(c)));
   // chunks keep each statement below SQLite's bound-parameter limit, in a few sizes (powerOfTwoChunks)
   for (const chunk of powerOfTwoChunks(rows)) {
+    const shape = `update-rows:${dialect}:${table}:${columns.join(',')}:${chunk.length}`;
     if (dialect === 'sqlite') {
-      const values = sql.join(chunk.map((r) => sql`(${sql.join(columns.map((c) => r[c]))})`));
-      await sql`with v(${names}) as (values ${values}) update ${sql.table(table)} set ${sets} from v where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`.execute(trx);
+      await executeShaped(trx, shape, rowValues(chunk, columns), () => {
+        const values = sql.join(chunk.map((r) => sql`(${sql.join(columns.map((c) => r[c]))})`));
+        return sql`with v(${names}) as (values ${values}) update ${sql.table(table)} set ${sets} from v where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`;
+      });
     } else {
-      const arrays = sql.join(columns.map((c) => sql`${chunk.map((r) => r[c])}::${sql.raw(pgTypes[c])}[]`));
-      await sql`update ${sql.table(table)} set ${sets} from unnest(${arrays}) as v(${names}) where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`.execute(trx);
+      const arrays = columns.map((c) => chunk.map((r) => r[c]));
+      await executeShaped(trx, shape, arrays, () => {
+        const typed = sql.join(arrays.map((a, i) => sql`${a}::${sql.raw(pgTypes[columns[i]!])}[]`));
+        return sql`update ${sql.table(table)} set ${sets} from unnest(${typed}) as v(${names}) where ${sql.table(table)}.${sql.ref(key)} = v.${sql.ref(key)}`;
+      });
     }
   }
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { DialectName } from './index.ts';
 import { powerOfTwoChunks } from '../chunks.ts';
+import { executeShaped, rowValues } from '../shaped-statements.ts';
 import type { Database, MessageTable } from '../schema.ts';
 
 /** A message's index entry: the token string made by the archive tokenizer, under the message's search key. */
@@ -16,13 +17,32 @@ export async function writeSearchDocs(trx: Kysely<any>, dialect: DialectName, do
   // an import of interleaved conversations would make a tiny segment per conversation, so the keys go in ascending
   if (dialect === 'sqlite') docs = [...docs].sort((a, b) => a.searchKey - b.searchKey);
   for (const chunk of powerOfTwoChunks(docs)) {
+    const shape = `search-docs:${dialect}:${chunk.length}`;
     if (dialect === 'sqlite') {
       // the FTS rowid is the search key: newest first is the index's own order (store/search-keys.ts)
-      await sql`insert into message_fts (rowid, tokens) values ${sql.join(chunk.map((d) => sql`(${d.searchKey}, ${d.tokens})`))}`.execute(trx);
+      await executeShaped(trx, shape, rowValues(chunk, ['searchKey', 'tokens']), () => sql`insert into message_fts (rowid, tokens) values ${sql.join(chunk.map((d) => sql`(${d.searchKey}, ${d.tokens})`))}`);
     } else {
-      await sql`insert into message_search (message_id, search_key, tsv) select v.id, v.k, to_tsvector('simple', v.t) from unnest(${chunk.map((d) => d.messageId)}::text[], ${chunk.map((d) => d.searchKey)}::bigint[], ${chunk.map((d) => d.tokens)}::text[]) as v(id, k, t)`.execute(trx);
+      const ids = chunk.map((d) => d.messageId);
+      const keys = chunk.map((d) => d.searchKey);
+      const tokens = chunk.map((d) => d.tokens);
+      await executeShaped(trx, shape, [ids, keys, tokens], () => sql`insert into message_search (message_id, search_key, tsv) select v.id, v.k, to_tsvector('simple', v.t) from unnest(${ids}::text[], ${keys}::bigint[], ${tokens}::text[]) as v(id, k, t)`);
     }
   }
+}
+
+const catchUps = new WeakMap<object, () => Promise<void>>();
+
+/**
+ * A writer that indexes its messages after their commit (the SQLite writer thread, archive/search-backlog.ts) tells
+ * how to wait for it; searches on this database handle then call catchUpSearchIndex first.
+ */
+export function registerSearchCatchUp(db: Kysely<any>, catchUp: () => Promise<void>): void {
+  catchUps.set(db, catchUp);
+}
+
+/** Before the index is read: once this resolves, every message acknowledged so far is in it. */
+export async function catchUpSearchIndex(db: Kysely<any>): Promise<void> {
+  await catchUps.get(db)?.();
 }
 
 /** A range of search keys, [lo, hi): a time filter (store/search-keys.ts keyRange). */
