@@ -7,7 +7,7 @@ import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken
 import { SESSION_COOKIE, fullSessionIds, groupDepartments, lookupSession, type AuditLog, type SessionEndings } from '../governance/index.ts';
 import { canReadConversation, writeScope, grantUsedFor, sensitiveAmong, unreadableAs, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
 import { AppendError, type ConversationRouting, type MessageAppender, type StoredMessage } from './appender.ts';
-import { type Conversation, type ConversationUpdates, claimIfUnassigned, getConversation, getConversationIf, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
+import { type Conversation, type ConversationUpdates, claimIfUnassigned, conversationsIf, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
 
@@ -269,6 +269,7 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
   agents.on('connection', (socket) => {
     const user: Viewer = socket.data.viewer;
     socket.join(staffRooms(user));
+    const writable = conversationsIf(db, writeScope(user));
 
     // unreadable is reported as missing, so conversation ids cannot be probed
     const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read', content = false) => {
@@ -276,7 +277,7 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
       if (need === 'write') {
         // the common case of an agent replying: one query reads the conversation and the write permission, which
         // implies the read permission
-        const got = await getConversationIf(db, conversationId, writeScope(user));
+        const got = await writable(conversationId);
         if (got?.met) return got.conversation;
         c = got?.conversation;
       } else c = await getConversation(db, conversationId);
