@@ -47,7 +47,7 @@ function queueIndexing(then?: () => void) {
   indexQueued = true;
   chain = chain.then(async () => {
     indexQueued = false;
-    await backlog.flush(db, 'sqlite', then ? Infinity : Math.max(1, indexing.maxWaiting >> 2)).catch((err: Error) => port.postMessage({ type: 'index-failed', message: err.message } satisfies ThreadReply));
+    await ownWrite(() => backlog.flush(db, 'sqlite', then ? Infinity : Math.max(1, indexing.maxWaiting >> 2))).catch((err: Error) => port.postMessage({ type: 'index-failed', message: err.message } satisfies ThreadReply));
     watchBacklog();
     then?.();
   });
@@ -65,7 +65,17 @@ function watchBacklog() {
 }
 
 // what a predecessor committed but did not index (a crash) is indexed before anything else
-let chain: Promise<void> = indexMissed(db).then(
+/** a write of the thread's own: the server's connection asks for a turn meanwhile, as while a batch is in flight */
+async function ownWrite<T>(fn: () => Promise<T>): Promise<T> {
+  Atomics.store(turn, 1, 1);
+  try {
+    return await fn();
+  } finally {
+    Atomics.store(turn, 1, 0);
+  }
+}
+
+let chain: Promise<void> = ownWrite(() => indexMissed(db)).then(
   () => {},
   (err: Error) => port.postMessage({ type: 'index-failed', message: `messages left unindexed by a crash were not indexed: ${err.message}` } satisfies ThreadReply),
 );

@@ -195,3 +195,29 @@ test('the thread indexes after the commit: a search right after the acks still f
     { indexing: { idleMs: 60_000, maxAgeMs: 60_000, maxWaiting: 100_000 } },
   );
 });
+
+test("while the thread writes search-index entries on its own, the server connection's writes take turns with it", async () => {
+  await withThread(
+    async ({ store, appender, writer }) => {
+      const customer = await createCustomer(store.db, { name: '索引占锁' });
+      const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => appender.append({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `待索引的消息 ${i}` })));
+      // no batch is in flight now, but the thread is about to hold the lock for a while
+      store.sqlite!.pragma('busy_timeout = 1');
+      try {
+        const indexing = writer.catchUpSearchIndex();
+        const ownWork = (writer as unknown as { turn: Int32Array }).turn;
+        while (Atomics.load(ownWork, 1) === 0) await new Promise((r) => setImmediate(r));
+        // well inside its transaction (3,000 entries take tens of ms)
+        await new Promise((r) => setTimeout(r, 5));
+        assert.equal(Atomics.load(ownWork, 1), 1, 'the thread is still indexing');
+        await createCustomer(store.db, { name: '索引期间写入' });
+        await indexing;
+      } finally {
+        store.sqlite!.pragma('busy_timeout = 5000');
+      }
+      assert.equal(await countInIndex(store.db, 'sqlite', engineQueryFor('sqlite', '索引')!, {}, 5000), 3000);
+    },
+    { checkpoints: false, indexing: { idleMs: 60_000, maxAgeMs: 60_000, maxWaiting: 100_000 } },
+  );
+});

@@ -49,8 +49,11 @@ const WORKER_MODULE = new URL('./append-thread-worker.ts', import.meta.url).href
 export class SqliteAppendThread implements BatchWriter, WriteLease {
   readonly maxInFlight = 2;
   private worker: Worker | null = null;
-  /** 1 while the server's connection holds a turn the thread granted; the thread waits on it (Atomics.wait) */
-  private turn = new Int32Array(new SharedArrayBuffer(4));
+  /**
+   * [0]: 1 while the server's connection holds a turn the thread granted; the thread waits on it (Atomics.wait).
+   * [1]: 1 while the thread writes on its own, with no batch of ours (search-index entries, recovery after a crash).
+   */
+  private turn = new Int32Array(new SharedArrayBuffer(8));
   /** the current turn was granted by the thread (which now waits for it back), not taken from an idle thread */
   private turnGranted = false;
   private leaseQueue = Promise.resolve();
@@ -90,8 +93,9 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     this.leaseQueue = new Promise<void>((r) => (done = r));
     await previous;
     this.endTurn = done;
-    // a thread with no batch does not hold the lock and will not take it before its next batch: no need to ask
-    if (!this.worker || this.pending.size === 0) return;
+    // a thread with no batch and no write of its own does not hold the lock: no need to ask. (One that begins to
+    // index just now holds this write up for one index job at most: the event loop sends no batch meanwhile.)
+    if (!this.worker || (this.pending.size === 0 && Atomics.load(this.turn, 1) === 0)) return;
     const worker = this.worker;
     const id = this.nextId++;
     this.turnGranted = true;
@@ -148,7 +152,7 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
   }
 
   private start(): Worker {
-    this.turn = new Int32Array(new SharedArrayBuffer(4));
+    this.turn = new Int32Array(new SharedArrayBuffer(8));
     const worker = new Worker(WORKER_ENTRY, { workerData: { module: WORKER_MODULE, file: this.file, turn: this.turn, indexing: this.indexing } });
     worker.unref();
     worker.on('message', (m: ThreadReply) => this.receive(m));
