@@ -1,4 +1,5 @@
-import type { Server, Socket } from 'socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -138,6 +139,9 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
       customers.to(customerRoom(m.customerId)).emit('message:new', presentMessage(m, 'customer'));
       toStaffOf(r).emit('message:new', view);
     }
+    // socket.io encodes a packet before it looks for the room's sockets: with no auditor online, no lookup and no
+    // third encoding per message
+    if (nobodyIn(agents, room.auditors)) return;
     auditorsFeed = auditorsFeed
       .then(() => sensitiveAmong(db, messages.map((m) => m.conversationId)))
       .then((sensitive) => {
@@ -379,6 +383,14 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
       unsubscribe?.();
     },
   };
+}
+
+/**
+ * No socket of this namespace is in the room, on any node: known only with socket.io's in-memory adapter (one
+ * node); an adapter that reaches other nodes (Redis) may have members elsewhere.
+ */
+function nobodyIn(nsp: Namespace, name: string): boolean {
+  return Object.getPrototypeOf(nsp.adapter) === Adapter.prototype && !nsp.adapter.rooms.get(name)?.size;
 }
 
 /** conversation → customer, for the most recently used conversations (bounded) */
