@@ -47,6 +47,8 @@ export interface AppendResult {
   duplicate: boolean;
   /** the conversation's state when the message was committed (a resolved one is reopened by the caller) */
   conversationState: ConversationState;
+  /** who served the conversation when the message was committed (an unassigned one is claimed by a replying agent) */
+  routing: ConversationRouting;
 }
 
 export class AppendError extends Error {
@@ -84,8 +86,8 @@ export async function writeMessageBatch(
     const q = trx.selectFrom('conversation').select(HEAD_COLUMNS).where('id', 'in', convIds);
     return dialect === 'postgres' ? q.orderBy('id').forUpdate() : q;
   });
-  const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0 }]));
-  for (const c of convRows) routing?.set(c.id, { assigneeId: c.assignee_id, groupId: c.group_id });
+  const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0, routing: { assigneeId: c.assignee_id, groupId: c.group_id } }]));
+  for (const h of heads.values()) routing?.set(h.id, h.routing);
 
   const keyed = inputs.filter((i) => i.clientId !== null);
   const existing = new Map<string, StoredMessage>();
@@ -125,7 +127,7 @@ export async function writeMessageBatch(
       const key = `${input.conversationId}\u0000${input.clientId}`;
       const prior = existing.get(key);
       if (prior) {
-        out.push({ message: prior, duplicate: true, conversationState: head.state });
+        out.push({ message: prior, duplicate: true, conversationState: head.state, routing: head.routing });
         continue;
       }
     }
@@ -170,7 +172,7 @@ export async function writeMessageBatch(
     });
     const stored = toStored(row, head.customer_id);
     if (input.clientId !== null) existing.set(`${input.conversationId}\u0000${input.clientId}`, stored);
-    out.push({ message: stored, duplicate: false, conversationState: head.state });
+    out.push({ message: stored, duplicate: false, conversationState: head.state, routing: head.routing });
   }
 
   const keys = await allocateSearchKeys(trx, inserts.map((m) => m.created_at), live);

@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDialects } from '../../test/support/databases.ts';
+import { sql } from 'kysely';
 import { CSRF, startTestServer, call, connected, nextEvent, type TestServer } from '../../test/support/server.ts';
 
 for (const dialect of testDialects()) {
@@ -39,6 +40,35 @@ for (const dialect of testDialects()) {
       assert.equal(got.text, '您好，我帮您查一下');
       assert.equal(got.seq, 2);
       assert.ok(!Number.isNaN(Date.parse(got.createdAt)));
+    });
+
+    test('an agent keeps writing where they replied after the conversation moves on, claims it again when it is back in the queue; another agent is refused', async () => {
+      const a = t.agent(cookie);
+      const b = t.agent(await t.login(`agent-b-${dialect}`));
+      await Promise.all([connected(a), connected(b)]);
+      const customer = t.customer();
+      const opened = await call(customer, 'message:send', { clientId: 'm1', text: '我想改收货地址' });
+      const id = opened.conversationId;
+      const assignee = async () => (await t.server.store.db.selectFrom('conversation').select('assignee_id').where('id', '=', id).executeTakeFirstOrThrow()).assignee_id;
+      const aSends = (n: number) => call(a, 'message:send', { conversationId: id, clientId: `a${n}`, text: `好的，第 ${n} 次答复` });
+      assert.equal((await aSends(1)).ok, true);
+      const agentA = await assignee();
+      assert.ok(agentA, 'the first reply claims the conversation');
+      const refused = await call(b, 'message:send', { conversationId: id, clientId: 'b1', text: '我来接手' });
+      assert.deepEqual([refused.ok, refused.code], [false, 'conversation_not_found']);
+
+      // handed to a colleague of a group neither agent serves: the agent who replied there still may write (a
+      // participant) and their reply leaves it with the colleague
+      await sql`update conversation set assignee_id = 'usr_colleague', group_id = 'grp_elsewhere' where id = ${id}`.execute(t.server.store.db);
+      assert.equal((await aSends(2)).ok, true);
+      assert.equal(await assignee(), 'usr_colleague');
+      assert.equal((await call(b, 'message:send', { conversationId: id, clientId: 'b2', text: '我来接手' })).ok, false);
+
+      // back in the general queue: the next reply claims it again
+      await sql`update conversation set assignee_id = null, group_id = null where id = ${id}`.execute(t.server.store.db);
+      assert.equal((await aSends(3)).ok, true);
+      assert.equal(await assignee(), agentA);
+      b.disconnect();
     });
 
     test('reconnect with the visitor token and sync misses nothing', async () => {

@@ -274,6 +274,10 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
     const user: Viewer = socket.data.viewer;
     socket.join(staffRooms(user));
     const writable = conversationsIf(db, writeScope(user));
+    // An agent may write wherever they have written (policies/conversations.ts: participants, whose rows are never
+    // removed), so after a first reply in a conversation the next ones need no check. Supervisors' scope has no such
+    // rule. Bounded: forgetting only means checking again.
+    const wroteIn = user.role === 'agent' ? new Set<string>() : null;
 
     // unreadable is reported as missing, so conversation ids cannot be probed
     const visibleConversation = async (conversationId: string, need: 'read' | 'write' = 'read', content = false) => {
@@ -300,13 +304,17 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
 
     handle(socket, 'message:send', log, async (payload) => {
       const p = parse(agentSendSchema, payload);
-      const conversation = await visibleConversation(p.conversationId, 'write');
+      if (!wroteIn?.has(p.conversationId)) await visibleConversation(p.conversationId, 'write');
       // the agent has read everything up to their own reply: the read marker commits with the message, no second fsync
-      const { message } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text, readBy: user.id });
+      const { message, routing } = await appender.append({ conversationId: p.conversationId, clientId: p.clientId, sender: { kind: 'agent', id: user.id }, type: 'text', body: p.text, readBy: user.id });
+      if (wroteIn) {
+        if (wroteIn.size >= 10_000) wroteIn.clear();
+        wroteIn.add(p.conversationId);
+      }
       // bookkeeping after the message is durable: a failure here must not turn a stored message into an error ack
-      if (conversation.assigneeId === null) {
-        const claimed = await claimIfUnassigned(db, conversation.id, user.id).catch((err) => log.warn({ err }, 'claim failed'));
-        const now = claimed ? await getConversation(db, conversation.id) : undefined;
+      if (routing.assigneeId === null) {
+        const claimed = await claimIfUnassigned(db, p.conversationId, user.id).catch((err) => log.warn({ err }, 'claim failed'));
+        const now = claimed ? await getConversation(db, p.conversationId) : undefined;
         if (now) updates.emit('updated', now);
       }
       return { ok: true, conversationId: p.conversationId, messageId: message.id, seq: message.seq };
