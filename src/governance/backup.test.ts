@@ -8,6 +8,7 @@ import { testDialects, freshDatabase, tempDir } from '../../test/support/databas
 import { openStore, type DialectName, type Store } from '../store/index.ts';
 import { createCustomer } from '../customers/index.ts';
 import { MessageAppender, openConversation } from '../conversations/index.ts';
+import { writeMessageBatch } from '../conversations/append-batch.ts';
 import { createServer } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
@@ -241,3 +242,30 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+test('kefu restore indexes the messages a backup of a running server held without search-index entries (sqlite)', async () => {
+  const db = await freshDatabase('sqlite');
+  const dir = tempDir('kefu-backup-index-');
+  const env = { ...process.env, KEFU_DATA_DIR: db.dataDir, KEFU_DATABASE_URL: '', KEFU_LOG_LEVEL: 'silent' };
+  const kefu = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/kefu.mjs'), ...args], { env, encoding: 'utf8' });
+  try {
+    const store = await openStore({ dataDir: db.dataDir });
+    const [conv] = await conversations(store, 1);
+    // committed by the writer thread, whose index entries were still waiting when the backup was taken
+    await store.db.transaction().execute((trx) =>
+      writeMessageBatch(trx, 'sqlite', [0, 1].map((i) => ({ conversationId: conv!, clientId: `late-${i}`, sender: { kind: 'customer' as const, id: null }, type: 'text' as const, body: `物流单号还没更新 ${i}` })), undefined, []),
+    );
+    await store.close();
+    const file = path.join(dir, 'kefu-index.sqlite');
+    assert.equal(kefu('backup', file).status, 0);
+    assert.match(kefu('search', '物流单号').stdout, /no messages found|0 messages|没有/i, 'not in the index before the restore');
+    const restore = kefu('restore', file);
+    assert.equal(restore.status, 0, restore.stdout + restore.stderr);
+    assert.match(restore.stdout, /indexed 2 messages the backup held without search-index entries/);
+    const found = kefu('search', '物流单号', '--json');
+    assert.equal(found.stdout.trim().split('\n').filter(Boolean).length, 2, found.stdout + found.stderr);
+  } finally {
+    await db.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

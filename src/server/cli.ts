@@ -12,6 +12,7 @@ import { seedDemo, writeCredentialsFile } from './demo.ts';
 import { buildAll } from './build.ts';
 import { importCommand } from '../archive/import/index.ts';
 import { SearchError, hitJson, hitsTable, searchMessages, searchParamsSchema } from '../archive/index.ts';
+import { indexMissed } from '../archive/search-backlog.ts';
 import { exportCommand } from '../archive/export/cli.ts';
 import { GrantError, approveGrant, denyGrant, listGrants, revokeGrant, type Grant, type GrantDeps } from '../governance/grants.ts';
 import { BackupError, RetentionError, addPolicy, createBackup, listHolds, listPolicies, manifestPath, placeHold, purgeExpired, releaseHold, removePolicy, restoreBackup, type BackupProgress, type BackupTarget } from '../governance/index.ts';
@@ -573,6 +574,11 @@ program
         process.stdout.write(`restored the backup taken ${r.manifest.createdAt} (schema ${r.manifest.schemaVersion ?? 'unknown'}, ${r.manifest.counts.messages} messages)\n`);
         if (r.movedAside) process.stdout.write(`the database it replaced was moved to ${r.movedAside}\n`);
         await withStore(async (store, log) => {
+          // a backup of a running server may hold its last half second of messages not yet in the search index
+          if (store.dialect === 'sqlite') {
+            const indexed = await indexMissed(store.db);
+            if (indexed > 0) process.stdout.write(`indexed ${indexed} messages the backup held without search-index entries\n`);
+          }
           const { messages, audit, checkpoints, broken } = await verifyIntegrity(store.db);
           if (broken.length === 0) {
             process.stdout.write(`verified: ${messages.conversations} conversations, ${messages.messages} messages (${messages.purged} purged by retention), ${audit.checked} audit events, ${checkpoints.checked} checkpoints\n`);

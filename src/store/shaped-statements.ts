@@ -30,10 +30,10 @@ export async function executeShaped<R>(db: Kysely<any>, shape: string, values: r
   return db.executeQuery<R>(CompiledQuery.raw(text, values as unknown[]));
 }
 
-/** The values of rows, row by row, in the order of `columns`: what a multi-row INSERT binds. */
+/** The values of rows, row by row, in the order of `columns`: what a multi-row INSERT binds. A missing value is NULL. */
 export function rowValues<R>(rows: readonly R[], columns: ReadonlyArray<keyof R>): unknown[] {
   const out: unknown[] = new Array(rows.length * columns.length);
   let i = 0;
-  for (const r of rows) for (const c of columns) out[i++] = r[c];
+  for (const r of rows) for (const c of columns) out[i++] = r[c] ?? null;
   return out;
 }
