@@ -6,8 +6,9 @@
  * is written while the disk syncs the previous one, and answers keep commit order.
  *
  * The search-index entries of the messages are written after their commit, many at a time (archive/search-backlog.ts):
- * when no batch waits, and at the latest when the oldest is IndexTiming.maxAgeMs old or maxWaiting messages wait, and whenever the server asks
- * before a search ('index'). The thread's first job indexes what a crashed predecessor left unindexed.
+ * when no batch waits, at the latest when the oldest is IndexTiming.maxAgeMs old or maxWaiting messages wait, and
+ * whenever the server asks before a search ('index'). The thread's first job indexes what a crashed predecessor left
+ * unindexed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';

@@ -94,7 +94,8 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     await previous;
     this.endTurn = done;
     // a thread with no batch and no write of its own does not hold the lock: no need to ask. (One that begins to
-    // index just now holds this write up for one index job at most: the event loop sends no batch meanwhile.)
+    // index in the moment between this check and the write holds the write up in SQLite's busy handler until it
+    // pauses between two index jobs.)
     if (!this.worker || (this.pending.size === 0 && Atomics.load(this.turn, 1) === 0)) return;
     const worker = this.worker;
     const id = this.nextId++;
