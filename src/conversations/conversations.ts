@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import { newId, type ConversationState, type Database } from '../store/index.ts';
 import { GENESIS_HASH } from './chain.ts';
 import { advanceReadMarkers } from './read-markers.ts';
@@ -112,44 +112,12 @@ export async function getConversation(db: Kysely<Database>, id: string): Promise
 
 /** A conversation and whether it meets a condition on `c` (a policy's scope), in one query. */
 export async function getConversationIf(db: Kysely<Database>, id: string, condition: (eb: ExpressionBuilder<Database & { c: Database['conversation'] }, 'c'>) => Expression<SqlBool>): Promise<{ conversation: Conversation; met: boolean } | undefined> {
-  return rowToConversationIf(await conversationIfQuery(db, id, condition).executeTakeFirst());
-}
-
-/**
- * getConversationIf for one condition and many conversations (an agent's socket: their write scope, every reply).
- * Building and compiling the policy's query was most of a reply's database time on the event loop, so it is compiled
- * once, and later calls bind another conversation id to the same text. The condition must not depend on the time
- * of the call (write scopes do not: grants give read access only).
- */
-export function conversationsIf(db: Kysely<Database>, condition: (eb: ExpressionBuilder<Database & { c: Database['conversation'] }, 'c'>) => Expression<SqlBool>): (id: string) => Promise<{ conversation: Conversation; met: boolean } | undefined> {
-  let compiled: { sql: string; parameters: readonly unknown[]; idAt: number } | null = null;
-  return async (id) => {
-    const query = () => conversationIfQuery(db, id, condition);
-    if (!compiled) {
-      const q = query().compile();
-      const idAt = q.parameters.indexOf(id);
-      // the id must be told apart from the condition's own values to be replaced
-      if (idAt < 0 || q.parameters.lastIndexOf(id) !== idAt) return rowToConversationIf(await query().executeTakeFirst());
-      compiled = { sql: q.sql, parameters: q.parameters, idAt };
-    }
-    const parameters = compiled.parameters.slice();
-    parameters[compiled.idAt] = id;
-    const r = await db.executeQuery<ConversationIfRow>(CompiledQuery.raw(compiled.sql, parameters));
-    return rowToConversationIf(r.rows[0]);
-  };
-}
-
-type ConversationIfRow = Row & { met: number | string };
-
-function conversationIfQuery(db: Kysely<Database>, id: string, condition: (eb: ExpressionBuilder<Database & { c: Database['conversation'] }, 'c'>) => Expression<SqlBool>) {
-  return db
+  const r = await db
     .selectFrom('conversation as c')
     .selectAll('c')
     .select((eb) => eb.case().when(condition(eb)).then(1).else(0).end().as('met'))
-    .where('c.id', '=', id);
-}
-
-function rowToConversationIf(r: ConversationIfRow | undefined): { conversation: Conversation; met: boolean } | undefined {
+    .where('c.id', '=', id)
+    .executeTakeFirst();
   if (!r) return undefined;
   const { met, ...row } = r;
   return { conversation: toConversation(row), met: Number(met) === 1 };

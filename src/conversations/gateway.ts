@@ -8,7 +8,7 @@ import { findOrCreateVisitor, findVisitor, getCustomer, isWellFormedVisitorToken
 import { SESSION_COOKIE, fullSessionIds, groupDepartments, lookupSession, type AuditLog, type SessionEndings } from '../governance/index.ts';
 import { canReadConversation, writeScope, grantUsedFor, sensitiveAmong, unreadableAs, viewerOf, type Viewer } from '../governance/policies/conversations.ts';
 import { AppendError, type ConversationRouting, type MessageAppender, type StoredMessage } from './appender.ts';
-import { type Conversation, type ConversationUpdates, claimIfUnassigned, conversationsIf, getConversation, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
+import { type Conversation, type ConversationUpdates, claimIfUnassigned, getConversation, getConversationIf, reopenIfResolved, listCustomerConversations, listMessagesAfter, markRead, openConversation } from './conversations.ts';
 import { agentSendSchema, customerSendSchema, describeZodError, readSchema, syncSchema, typingSchema } from './payloads.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
 
@@ -273,7 +273,6 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
   agents.on('connection', (socket) => {
     const user: Viewer = socket.data.viewer;
     socket.join(staffRooms(user));
-    const writable = conversationsIf(db, writeScope(user));
     // An agent may write wherever they have written (policies/conversations.ts: participants, whose rows are never
     // removed), so after a first reply in a conversation the next ones need no check. Supervisors' scope has no such
     // rule. Bounded: forgetting only means checking again.
@@ -285,7 +284,7 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
       if (need === 'write') {
         // the common case of an agent replying: one query reads the conversation and the write permission, which
         // implies the read permission
-        const got = await writable(conversationId);
+        const got = await getConversationIf(db, conversationId, writeScope(user));
         if (got?.met) return got.conversation;
         c = got?.conversation;
       } else c = await getConversation(db, conversationId);
