@@ -27,7 +27,7 @@ const watermark = async (store: Store) => Number((await store.db.selectFrom('sea
 /** commits messages as the writer thread does, leaving their index entries to the caller */
 async function commitUnindexed(store: Store, inputs: AppendInput[]): Promise<UnindexedMessage[]> {
   const unindexed: UnindexedMessage[] = [];
-  await store.db.transaction().execute((trx) => writeMessageBatch(trx, 'sqlite', inputs, undefined, unindexed));
+  await store.db.transaction().execute((trx) => writeMessageBatch(trx, 'sqlite', inputs, unindexed));
   return unindexed;
 }
 

@@ -77,7 +77,6 @@ export async function writeMessageBatch(
   trx: Kysely<Database>,
   dialect: DialectName,
   inputs: AppendInput[],
-  routing?: Map<string, ConversationRouting>,
   unindexed?: UnindexedMessage[],
 ): Promise<Array<AppendResult | AppendError>> {
   if (inputs.length === 0) return [];
@@ -87,7 +86,6 @@ export async function writeMessageBatch(
     return dialect === 'postgres' ? q.orderBy('id').forUpdate() : q;
   });
   const heads = new Map(convRows.map((c) => [c.id, { ...c, last_seq: Number(c.last_seq), changed: false, lastAt: 0, routing: { assigneeId: c.assignee_id, groupId: c.group_id } }]));
-  for (const h of heads.values()) routing?.set(h.id, h.routing);
 
   const keyed = inputs.filter((i) => i.clientId !== null);
   const existing = new Map<string, StoredMessage>();

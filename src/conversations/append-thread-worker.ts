@@ -13,7 +13,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';
 import { WalSync, openSqliteConnection } from '../store/index.ts';
-import { AppendError, writeMessageBatch, type AppendInput, type ConversationRouting } from './append-batch.ts';
+import { AppendError, writeMessageBatch, type AppendInput } from './append-batch.ts';
 import { SearchBacklog, indexMissed, type UnindexedMessage } from '../archive/search-backlog.ts';
 import { LEASE_MAX_MS, type IndexTiming, type ThreadReply, type ThreadRequest, type WireOutcome } from './append-thread.ts';
 
@@ -29,14 +29,13 @@ const backlog = new SearchBacklog();
 let writesWaiting = 0;
 let indexQueued = false;
 
-async function write(inputs: AppendInput[]): Promise<{ outcomes: WireOutcome[]; routing: Array<[string, ConversationRouting]> }> {
-  const routing = new Map<string, ConversationRouting>();
+async function write(inputs: AppendInput[]): Promise<{ outcomes: WireOutcome[] }> {
   const unindexed: UnindexedMessage[] = [];
-  const results = await db.transaction().execute((trx) => writeMessageBatch(trx, 'sqlite', inputs, routing, unindexed));
+  const results = await db.transaction().execute((trx) => writeMessageBatch(trx, 'sqlite', inputs, unindexed));
   backlog.add(unindexed);
   watchBacklog();
   const outcomes = results.map((r): WireOutcome => (r instanceof AppendError ? { ok: false, code: r.code, message: r.message } : { ok: true, ...r }));
-  return { outcomes, routing: [...routing] };
+  return { outcomes };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { AppendError, type AppendInput, type AppendResult, type ConversationRouting } from './append-batch.ts';
+import { AppendError, type AppendInput, type AppendResult } from './append-batch.ts';
 import type { BatchOutcome, BatchWriter } from './appender.ts';
 import type { WriteLease } from '../store/index.ts';
 
@@ -9,7 +9,7 @@ export type ThreadRequest = { type: 'write'; id: number; inputs: AppendInput[] }
 export type WireOutcome = ({ ok: true } & AppendResult) | { ok: false; code: AppendError['code']; message: string };
 /** writer thread → main thread */
 export type ThreadReply =
-  | { type: 'written'; id: number; outcomes: WireOutcome[]; routing: Array<[string, ConversationRouting]> }
+  | { type: 'written'; id: number; outcomes: WireOutcome[] }
   | { type: 'failed'; id: number; message: string }
   | { type: 'leased'; id: number }
   | { type: 'indexed'; id: number }
@@ -206,6 +206,6 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
       }
       return new AppendError(o.code, o.message);
     });
-    p.resolve({ outcomes, routing: new Map(m.routing) });
+    p.resolve({ outcomes });
   }
 }

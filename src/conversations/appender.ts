@@ -5,10 +5,9 @@ import { AppendError, writeMessageBatch, type AppendInput, type AppendResult, ty
 
 export * from './append-batch.ts';
 
-/** What one committed batch produced: an outcome per input, in input order, and who serves each conversation. */
+/** What one committed batch produced: an outcome per input, in input order. */
 export interface BatchOutcome {
   outcomes: Array<AppendResult | AppendError>;
-  routing: Map<string, ConversationRouting>;
 }
 
 /**
@@ -26,9 +25,7 @@ export function transactionWriter(db: Kysely<Database>, dialect: DialectName): B
   return {
     maxInFlight: 1,
     async write(inputs) {
-      const routing = new Map<string, ConversationRouting>();
-      const outcomes = await db.transaction().execute((trx) => writeMessageBatch(trx, dialect, inputs, routing));
-      return { outcomes, routing };
+      return { outcomes: await db.transaction().execute((trx) => writeMessageBatch(trx, dialect, inputs)) };
     },
     async close() {},
   };
@@ -117,15 +114,20 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       return;
     }
     const fresh: StoredMessage[] = [];
+    // who serves each conversation at commit time: which staff receive its messages live
+    const routing = new Map<string, ConversationRouting>();
     batch.forEach((p, i) => {
       const o = result.outcomes[i]!;
       if (o instanceof AppendError) p.reject(o);
       else {
-        if (!o.duplicate) fresh.push(o.message);
+        if (!o.duplicate) {
+          fresh.push(o.message);
+          routing.set(o.message.conversationId, o.routing);
+        }
         p.resolve(o);
       }
     });
-    if (fresh.length > 0) this.emit('committed', fresh, result.routing);
+    if (fresh.length > 0) this.emit('committed', fresh, routing);
   }
 
   /**

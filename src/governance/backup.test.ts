@@ -253,7 +253,7 @@ test('kefu restore indexes the messages a backup of a running server held withou
     const [conv] = await conversations(store, 1);
     // committed by the writer thread, whose index entries were still waiting when the backup was taken
     await store.db.transaction().execute((trx) =>
-      writeMessageBatch(trx, 'sqlite', [0, 1].map((i) => ({ conversationId: conv!, clientId: `late-${i}`, sender: { kind: 'customer' as const, id: null }, type: 'text' as const, body: `物流单号还没更新 ${i}` })), undefined, []),
+      writeMessageBatch(trx, 'sqlite', [0, 1].map((i) => ({ conversationId: conv!, clientId: `late-${i}`, sender: { kind: 'customer' as const, id: null }, type: 'text' as const, body: `物流单号还没更新 ${i}` })), []),
     );
     await store.close();
     const file = path.join(dir, 'kefu-index.sqlite');
