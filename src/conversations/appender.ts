@@ -57,7 +57,10 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
     opts: { maxBatch?: number; writer?: BatchWriter } = {},
   ) {
     super();
-    this.maxBatch = opts.maxBatch ?? 512;
+    // at saturation fewer, larger commits cost less CPU per message (2,048 against 512: about a fifth less in
+    // bench/message-path); the largest statements, a batch's heads and prior clientIds, bind 2,048 and 4,096 values,
+    // within both dialects' limits (SQLite 32,766, PostgreSQL 65,535)
+    this.maxBatch = opts.maxBatch ?? 2048;
     this.writer = opts.writer ?? transactionWriter(db, dialect);
   }
 

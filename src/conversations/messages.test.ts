@@ -121,6 +121,33 @@ for (const dialect of testDialects()) {
       assert.deepEqual(kinds.map((k) => k.kind), ['created', 'message', 'message']);
     });
 
+    test('a full group commit (2,048 messages in 2,048 conversations) stays within the statement limits', async () => {
+      const conversations = [];
+      for (let i = 0; i < 2048; i++) conversations.push(await newConversation());
+      const batches: number[] = [];
+      const onCommit = (fresh: unknown[]) => batches.push(fresh.length);
+      appender.on('committed', onCommit);
+      const reply = (c: { id: string }) =>
+        appender.append({ conversationId: c.id, clientId: `full-${c.id}`, sender: { kind: 'agent', id: 'usr_full' }, type: 'text', body: '您好，请问有什么可以帮您？', readBy: 'usr_full' });
+      try {
+        // appended in one tick: one batch, as large as the appender takes
+        const first = await Promise.all(conversations.map(reply));
+        assert.deepEqual(batches, [2048]);
+        assert.ok(first.every((r) => r.message.seq === 1 && !r.duplicate));
+        const retried = await Promise.all(conversations.map(reply));
+        assert.ok(retried.every((r, i) => r.duplicate && r.message.id === first[i]!.message.id));
+        assert.deepEqual(batches, [2048], 'the retries stored nothing');
+      } finally {
+        appender.off('committed', onCommit);
+      }
+      const ids = conversations.map((c) => c.id);
+      const markers = await store.db.selectFrom('read_marker').select(['conversation_id', 'last_read_seq']).where('user_id', '=', 'usr_full').execute();
+      assert.equal(markers.length, 2048);
+      assert.ok(markers.every((m) => Number(m.last_read_seq) === 1));
+      const participants = await store.db.selectFrom('conversation_participant').select('conversation_id').where('user_id', '=', 'usr_full').execute();
+      assert.deepEqual(participants.map((p) => p.conversation_id).sort(), [...ids].sort());
+    });
+
     test("an agent's reply marks the conversation read up to it, in the same commit", async () => {
       const c = await newConversation();
       await customerSays(c.id, '在吗');
