@@ -31,6 +31,13 @@ export function transactionWriter(db: Kysely<Database>, dialect: DialectName): B
   };
 }
 
+/**
+ * The most messages one group commit takes. At saturation fewer, larger commits cost less CPU per message (2,048
+ * against 512: about a fifth less in bench/message-path); the largest statements, a batch's heads and prior clientIds,
+ * bind 2,048 and 4,096 values, within both dialects' limits (SQLite 32,766, PostgreSQL 65,535).
+ */
+export const MAX_BATCH = 2048;
+
 interface Pending {
   input: AppendInput;
   resolve: (r: AppendResult) => void;
@@ -57,10 +64,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
     opts: { maxBatch?: number; writer?: BatchWriter } = {},
   ) {
     super();
-    // at saturation fewer, larger commits cost less CPU per message (2,048 against 512: about a fifth less in
-    // bench/message-path); the largest statements, a batch's heads and prior clientIds, bind 2,048 and 4,096 values,
-    // within both dialects' limits (SQLite 32,766, PostgreSQL 65,535)
-    this.maxBatch = opts.maxBatch ?? 2048;
+    this.maxBatch = opts.maxBatch ?? MAX_BATCH;
     this.writer = opts.writer ?? transactionWriter(db, dialect);
   }
 

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDialects, freshStore } from '../../test/support/databases.ts';
 import { createCustomer } from '../customers/index.ts';
-import { MessageAppender, AppendError } from './appender.ts';
+import { MessageAppender, AppendError, MAX_BATCH } from './appender.ts';
 import { openConversation, listMessagesAfter } from './conversations.ts';
 import { GENESIS_HASH, chainHash } from './chain.ts';
 
@@ -123,7 +123,7 @@ for (const dialect of testDialects()) {
 
     test('a full group commit (2,048 messages in 2,048 conversations) stays within the statement limits', async () => {
       const conversations = [];
-      for (let i = 0; i < 2048; i++) conversations.push(await newConversation());
+      for (let i = 0; i < MAX_BATCH; i++) conversations.push(await newConversation());
       const batches: number[] = [];
       const onCommit = (fresh: unknown[]) => batches.push(fresh.length);
       appender.on('committed', onCommit);
@@ -132,17 +132,17 @@ for (const dialect of testDialects()) {
       try {
         // appended in one tick: one batch, as large as the appender takes
         const first = await Promise.all(conversations.map(reply));
-        assert.deepEqual(batches, [2048]);
+        assert.deepEqual(batches, [MAX_BATCH]);
         assert.ok(first.every((r) => r.message.seq === 1 && !r.duplicate));
         const retried = await Promise.all(conversations.map(reply));
         assert.ok(retried.every((r, i) => r.duplicate && r.message.id === first[i]!.message.id));
-        assert.deepEqual(batches, [2048], 'the retries stored nothing');
+        assert.deepEqual(batches, [MAX_BATCH], 'the retries stored nothing');
       } finally {
         appender.off('committed', onCommit);
       }
       const ids = conversations.map((c) => c.id);
       const markers = await store.db.selectFrom('read_marker').select(['conversation_id', 'last_read_seq']).where('user_id', '=', 'usr_full').execute();
-      assert.equal(markers.length, 2048);
+      assert.equal(markers.length, MAX_BATCH);
       assert.ok(markers.every((m) => Number(m.last_read_seq) === 1));
       const participants = await store.db.selectFrom('conversation_participant').select('conversation_id').where('user_id', '=', 'usr_full').execute();
       assert.deepEqual(participants.map((p) => p.conversation_id).sort(), [...ids].sort());
