@@ -85,6 +85,47 @@ describe('kefu command line', () => {
     assert.ok(audit.some((e) => e.action === 'role.change' && e.detail?.leftGroup));
   });
 
+  test('org: departments and groups are renamed, moved and removed; what is still in use stays, with the reason', () => {
+    assert.equal(kefu(['org', 'department', 'add', '渠道部']).status, 0);
+    assert.equal(kefu(['org', 'group', 'add', '渠道一组', '--department', '渠道部']).status, 0);
+    const renamed = kefu(['org', 'department', 'rename', '渠道部', '--to', '渠道合作部']);
+    assert.equal(renamed.status, 0, renamed.stderr);
+    assert.match(renamed.stdout, /department 渠道部 is now 渠道合作部/);
+    const noName = kefu(['org', 'department', 'rename', '渠道合作部']);
+    assert.equal(noName.status, 1);
+    assert.match(noName.stderr, /--to NAME/);
+    const busy = kefu(['org', 'department', 'remove', '渠道合作部']);
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, /still has groups 渠道一组/);
+
+    assert.match(kefu(['org', 'group', 'rename', '渠道一组', '--to', '渠道 VIP']).stdout, /group 渠道 VIP \(grp_[^)]+\), 渠道合作部/);
+    const moved = kefu(['org', 'group', 'move', '渠道 VIP', '--department', 'none']);
+    assert.equal(moved.status, 0, moved.stderr);
+    assert.match(moved.stdout, /no department/);
+    assert.match(kefu(['org', 'list']).stdout, /渠道 VIP \(grp_[^,]+, no department\)/);
+    assert.equal(kefu(['org', 'department', 'remove', '渠道合作部']).status, 0);
+    assert.doesNotMatch(kefu(['org', 'list']).stdout, /渠道合作部/);
+
+    assert.equal(kefu(['org', 'group', 'join', '渠道 VIP', '--login', 'agent']).status, 0);
+    const removed = kefu(['org', 'group', 'remove', '渠道 VIP']);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.match(removed.stdout, /removed group 渠道 VIP and its 1 membership/);
+    assert.equal(kefu(['org', 'group', 'remove', '渠道 VIP']).status, 1);
+    // a group that a retention rule names can be renamed, not removed
+    assert.equal(kefu(['org', 'group', 'add', '渠道二组']).status, 0);
+    assert.equal(kefu(['retention', 'add', '--name', '渠道二组保留', '--days', '90', '--group', '渠道二组']).status, 0);
+    const used = kefu(['org', 'group', 'remove', '渠道二组']);
+    assert.equal(used.status, 1);
+    assert.match(used.stderr, /group 渠道二组 is named by retention rule 渠道二组保留; it can be renamed, but not deleted/);
+    assert.match(kefu(['org', 'list']).stdout, /渠道二组 \(grp_/);
+
+    const audit = kefu(['audit', '--json', '--actor', 'local-operator', '--action', 'config.change']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const details = audit.map((e) => JSON.stringify(e.detail));
+    for (const d of ['"renamed":{"from":"渠道部","to":"渠道合作部"}', '"renamed":{"from":"渠道一组","to":"渠道 VIP"}', '"deleted":"渠道合作部"', '"deleted":"渠道 VIP"']) {
+      assert.ok(details.some((x) => x.includes(d)), `audited: ${d}`);
+    }
+  });
+
   test('bad options and configuration give a clear message and a non-zero exit', () => {
     const r = kefu(['search', 'x', '--from', 'yesterday']);
     assert.equal(r.status, 2);

@@ -5,7 +5,7 @@ import type { Database } from '../store/index.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { actorOf, requireUser } from './http.ts';
 import { listAudit, type AuditLog } from './audit.ts';
-import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, removeGroupMember, setUserDepartment } from './org.ts';
+import { OrgError, addGroupMember, createDepartment, createGroup, deleteDepartment, deleteGroup, findDepartment, findGroup, groupChangeDetail, listDepartments, listGroups, removeGroupMember, renameDepartment, setUserDepartment, updateGroup } from './org.ts';
 import { ORG_POLICY, mayOrg, type OrgAction } from './policies/org.ts';
 import { ROLES, type Role } from './users.ts';
 
@@ -25,6 +25,11 @@ const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 const nameBody = z.object({ name: z.string().trim().min(1).max(50), departmentId: z.string().max(100).nullable().optional() }).strict();
+const renameBody = z.object({ name: z.string().trim().min(1).max(50) }).strict();
+const groupChangeBody = z
+  .object({ name: z.string().trim().min(1).max(50).optional(), departmentId: z.string().min(1).max(100).nullable().optional() })
+  .strict()
+  .refine((b) => b.name !== undefined || b.departmentId !== undefined, 'give a new name, a departmentId (null: no department), or both');
 const memberBody = z.object({ userId: z.string().min(1).max(100) }).strict();
 const userDeptBody = z.object({ departmentId: z.string().max(100).nullable() }).strict();
 const idParams = z.object({ id: z.string().min(1).max(100) });
@@ -79,6 +84,41 @@ export function registerAdminRoutes(app: FastifyInstance, db: Kysely<Database>, 
     const g = await createGroup(db, body.name, body.departmentId ?? null).catch(orgError);
     await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'group', id: g.id }, ip: request.ip, detail: { created: g.name, departmentId: g.departmentId } });
     return reply.status(201).send({ group: g });
+  });
+
+  app.patch('/api/v1/org/departments/:id', async (request) => {
+    const user = requireOrg(request, 'manage');
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(renameBody, request.body);
+    const { before, after } = await renameDepartment(db, id, body.name).catch(orgError);
+    if (before.name !== after.name) await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'department', id }, ip: request.ip, detail: { renamed: { from: before.name, to: after.name } } });
+    return { department: after };
+  });
+
+  app.delete('/api/v1/org/departments/:id', async (request) => {
+    const user = requireOrg(request, 'manage');
+    const { id } = parseOr400(idParams, request.params);
+    const d = await deleteDepartment(db, id).catch(orgError);
+    await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'department', id }, ip: request.ip, detail: { deleted: d.name } });
+    return { ok: true };
+  });
+
+  app.patch('/api/v1/org/groups/:id', async (request) => {
+    const user = requireOrg(request, 'manage');
+    const { id } = parseOr400(idParams, request.params);
+    const body = parseOr400(groupChangeBody, request.body);
+    const { before, after } = await updateGroup(db, id, body).catch(orgError);
+    const detail = groupChangeDetail(before, after);
+    if (detail) await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'group', id }, ip: request.ip, detail });
+    return { group: after };
+  });
+
+  app.delete('/api/v1/org/groups/:id', async (request) => {
+    const user = requireOrg(request, 'manage');
+    const { id } = parseOr400(idParams, request.params);
+    const { group, memberIds } = await deleteGroup(db, id).catch(orgError);
+    await audit.record({ actor: actorOf(user), action: 'config.change', target: { type: 'group', id }, ip: request.ip, detail: { deleted: group.name, members: memberIds } });
+    return { ok: true };
   });
 
   app.post('/api/v1/org/groups/:id/members', async (request) => {

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
 import { MessageAppender } from '../conversations/index.ts';
-import { OrgError, addGroupMember, createDepartment, createGroup, findDepartment, findGroup, listDepartments, listGroups, removeGroupMember, setUserDepartment } from '../governance/org.ts';
+import { OrgError, addGroupMember, createDepartment, createGroup, deleteDepartment, deleteGroup, findDepartment, findGroup, groupChangeDetail, listDepartments, listGroups, removeGroupMember, renameDepartment, setUserDepartment, updateGroup } from '../governance/org.ts';
 import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, recordCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
 import { ALWAYS_APPROVER, ALWAYS_TWO_FACTOR, PolicyError, grantApproverRoles, setGrantApproverRoles, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
 import { seedDemo, writeCredentialsFile } from './demo.ts';
@@ -390,25 +390,43 @@ org
   );
 org
   .command('department')
-  .description('add a department')
-  .argument('<action>', 'add')
-  .argument('<name>', 'department name, e.g. 客服部')
-  .action((action: string, name: string) =>
+  .description('add, rename or remove a department (one that still has groups or people is not removed)')
+  .argument('<action>', 'add | rename | remove')
+  .argument('<department>', 'department name (add) or name/id (rename, remove), e.g. 客服部')
+  .option('--to <name>', 'with rename: the new name')
+  .action((action: string, name: string, o: { to?: string }) =>
     withStore(async (store, audit) => {
-      if (action !== 'add') throw new OrgError('not_found', `unknown action "${action}" (use add)`);
-      const d = await createDepartment(store.db, name);
-      await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'department', id: d.id }, detail: { created: d.name } });
-      process.stdout.write(`created department ${d.name} (${d.id})\n`);
+      if (action === 'add') {
+        const d = await createDepartment(store.db, name);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'department', id: d.id }, detail: { created: d.name } });
+        process.stdout.write(`created department ${d.name} (${d.id})\n`);
+        return;
+      }
+      if (action !== 'rename' && action !== 'remove') throw new OrgError('not_found', `unknown action "${action}" (use add, rename or remove)`);
+      const d = await findDepartment(store.db, name);
+      if (!d) throw new OrgError('not_found', `no department "${name}"`);
+      if (action === 'rename') {
+        const to = o.to?.trim();
+        if (!to) throw new OrgError('not_found', 'rename needs the new name: --to NAME');
+        const { before, after } = await renameDepartment(store.db, d.id, to);
+        if (before.name !== after.name) await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'department', id: d.id }, detail: { renamed: { from: before.name, to: after.name } } });
+        process.stdout.write(`department ${before.name} is now ${after.name}\n`);
+      } else {
+        await deleteDepartment(store.db, d.id);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'department', id: d.id }, detail: { deleted: d.name } });
+        process.stdout.write(`removed department ${d.name}\n`);
+      }
     }),
   );
 org
   .command('group')
-  .description('add a group, or add a staff member to a group or take them out of it')
-  .argument('<action>', 'add | join | leave')
-  .argument('<group>', 'group name (add) or name/id (join, leave)')
-  .option('--department <department>', 'the department the new group belongs to (name or id)')
+  .description('add, rename, move or remove a group (one named by conversations or retention rules is not removed), or add a staff member to a group or take them out of it')
+  .argument('<action>', 'add | join | leave | rename | move | remove')
+  .argument('<group>', 'group name (add) or name/id (the others)')
+  .option('--department <department>', 'with add or move: the department the group belongs to (name or id; "none" with move)')
   .option('--login <login>', 'with join or leave: the staff login')
-  .action((action: string, group: string, o: { department?: string; login?: string }) =>
+  .option('--to <name>', 'with rename: the new name')
+  .action((action: string, group: string, o: { department?: string; login?: string; to?: string }) =>
     withStore(async (store, audit) => {
       if (action === 'add') {
         const dep = o.department ? await findDepartment(store.db, o.department) : undefined;
@@ -432,7 +450,32 @@ org
         if (!(await removeGroupMember(store.db, g.id, u.id))) throw new OrgError('not_found', `${o.login} is not a member of ${g.name}`);
         await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { leftGroup: g.id } });
         process.stdout.write(`${o.login} left ${g.name}\n`);
-      } else throw new OrgError('not_found', `unknown action "${action}" (use add, join or leave)`);
+      } else if (action === 'rename' || action === 'move') {
+        const g = await findGroup(store.db, group);
+        if (!g) throw new OrgError('not_found', `no group "${group}"`);
+        let change: { name?: string; departmentId?: string | null };
+        if (action === 'rename') {
+          const to = o.to?.trim();
+          if (!to) throw new OrgError('not_found', 'rename needs the new name: --to NAME');
+          change = { name: to };
+        } else {
+          if (!o.department) throw new OrgError('not_found', 'move needs the department: --department NAME|none');
+          const dep = o.department === 'none' ? null : await findDepartment(store.db, o.department);
+          if (dep === undefined) throw new OrgError('not_found', `no department "${o.department}"`);
+          change = { departmentId: dep?.id ?? null };
+        }
+        const { before, after } = await updateGroup(store.db, g.id, change);
+        const detail = groupChangeDetail(before, after);
+        if (detail) await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'group', id: g.id }, detail });
+        const depName = after.departmentId ? ((await findDepartment(store.db, after.departmentId))?.name ?? after.departmentId) : 'no department';
+        process.stdout.write(`group ${after.name} (${g.id}), ${depName}\n`);
+      } else if (action === 'remove') {
+        const g = await findGroup(store.db, group);
+        if (!g) throw new OrgError('not_found', `no group "${group}"`);
+        const { memberIds } = await deleteGroup(store.db, g.id);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'group', id: g.id }, detail: { deleted: g.name, members: memberIds } });
+        process.stdout.write(`removed group ${g.name}${memberIds.length > 0 ? ` and its ${memberIds.length} membership${memberIds.length === 1 ? '' : 's'}` : ''}\n`);
+      } else throw new OrgError('not_found', `unknown action "${action}" (use add, join, leave, rename, move or remove)`);
     }),
   );
 org

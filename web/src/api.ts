@@ -205,7 +205,7 @@ export function setUnauthorizedHandler(handler: (() => void) | undefined): void 
   onUnauthorized = handler;
 }
 
-async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -300,6 +300,10 @@ export const orgApi = {
   get: () => request<OrgView>('GET', '/api/v1/org'),
   addDepartment: (name: string) => request<{ department: Department }>('POST', '/api/v1/org/departments', { name }),
   addGroup: (name: string, departmentId: string | null) => request<{ group: Omit<AgentGroup, 'memberIds'> }>('POST', '/api/v1/org/groups', { name, departmentId }),
+  renameDepartment: (id: string, name: string) => request<{ department: Department }>('PATCH', `/api/v1/org/departments/${enc(id)}`, { name }),
+  deleteDepartment: (id: string) => request<{ ok: true }>('DELETE', `/api/v1/org/departments/${enc(id)}`),
+  updateGroup: (id: string, change: { name?: string; departmentId?: string | null }) => request<{ group: Omit<AgentGroup, 'memberIds'> }>('PATCH', `/api/v1/org/groups/${enc(id)}`, change),
+  deleteGroup: (id: string) => request<{ ok: true }>('DELETE', `/api/v1/org/groups/${enc(id)}`),
   addMember: (groupId: string, userId: string) => request<{ ok: true }>('POST', `/api/v1/org/groups/${enc(groupId)}/members`, { userId }),
   removeMember: (groupId: string, userId: string) => request<{ ok: true }>('DELETE', `/api/v1/org/groups/${enc(groupId)}/members/${enc(userId)}`),
   setDepartment: (userId: string, departmentId: string | null) => request<{ ok: true }>('PUT', `/api/v1/org/users/${enc(userId)}/department`, { departmentId }),

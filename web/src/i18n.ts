@@ -414,6 +414,21 @@ const zh = {
   'org.forbidden': '只有管理员可以修改组织架构',
   'org.loadFailed': '组织架构加载失败',
   'org.retry': '重试',
+  'org.col.actions': '操作',
+  'org.rename': '重命名',
+  'org.delete': '删除',
+  'org.renameTitle': '重命名“{name}”',
+  'org.newName': '新名称',
+  'org.save': '保存',
+  'org.cancel': '取消',
+  'org.renamed': '已将“{from}”重命名为“{to}”',
+  'org.departmentDeleteConfirm': '删除部门“{name}”？部门下还有小组或人员时不能删除。',
+  'org.groupDeleteConfirm': '删除小组“{name}”？小组成员会被移出；有会话或保留规则的小组不能删除。',
+  'org.departmentDeleted': '已删除部门“{name}”',
+  'org.groupDeleted': '已删除小组“{name}”',
+  'org.groupMoved': '小组“{group}”已移到“{department}”',
+  'org.departmentInUse': '部门“{name}”下还有小组或人员，请先把它们移到其他部门',
+  'org.groupInUse': '小组“{name}”仍被会话或保留规则使用：可以重命名，但不能删除',
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -829,6 +844,21 @@ const en: Record<MessageKey, string> = {
   'org.forbidden': 'Only admins can change the organisation',
   'org.loadFailed': 'Could not load the organisation',
   'org.retry': 'Retry',
+  'org.col.actions': 'Actions',
+  'org.rename': 'Rename',
+  'org.delete': 'Delete',
+  'org.renameTitle': 'Rename “{name}”',
+  'org.newName': 'New name',
+  'org.save': 'Save',
+  'org.cancel': 'Cancel',
+  'org.renamed': '“{from}” renamed to “{to}”',
+  'org.departmentDeleteConfirm': 'Delete the department “{name}”? A department that still has groups or people cannot be deleted.',
+  'org.groupDeleteConfirm': 'Delete the group “{name}”? Its members are taken out; a group with conversations or retention rules cannot be deleted.',
+  'org.departmentDeleted': 'Department “{name}” deleted',
+  'org.groupDeleted': 'Group “{name}” deleted',
+  'org.groupMoved': 'Group “{group}” moved to “{department}”',
+  'org.departmentInUse': 'The department “{name}” still has groups or people: move them to another department first',
+  'org.groupInUse': 'The group “{name}” is still used by conversations or retention rules: it can be renamed, but not deleted',
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zh, en };

@@ -1,4 +1,4 @@
-import { Alert, App, Button, Empty, Form, Input, Popconfirm, Select, Space, Table, Tag } from 'antd';
+import { Alert, App, Button, Empty, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag } from 'antd';
 import { ReloadOutlined } from '@ant-design/icons';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, orgApi, type AgentGroup, type OrgUser, type OrgView } from '../api.ts';
@@ -6,9 +6,10 @@ import { errorText } from '../errors.ts';
 import { useI18n, type Translate } from '../i18n.ts';
 
 /** The server's words for what went wrong, in the console's language where we know the case. */
-function orgErrorText(err: unknown, t: Translate, name?: string): string {
+function orgErrorText(err: unknown, t: Translate, name?: string, kind?: 'department' | 'group'): string {
   if (err instanceof ApiError) {
     if (err.code === 'name_taken') return t('org.nameTaken', { name: name ?? '' });
+    if (err.code === 'in_use') return t(kind === 'department' ? 'org.departmentInUse' : 'org.groupInUse', { name: name ?? '' });
     if (err.status === 403 && err.code === 'forbidden') return t('org.forbidden');
     if (err.status === 404) return t('org.notFound', { message: err.message });
     if (err.status === 400) return t('error.server', { message: err.message });
@@ -31,6 +32,8 @@ export function OrgPage() {
   const [busy, setBusy] = useState<string | null>(null);
   const [depForm] = Form.useForm<{ name: string }>();
   const [groupForm] = Form.useForm<{ name: string; departmentId?: string }>();
+  /** the department or group being renamed (the dialog is open while set) */
+  const [renaming, setRenaming] = useState<{ kind: 'department' | 'group'; id: string; name: string } | null>(null);
 
   const load = useCallback(async () => {
     setLoading(true);
@@ -47,14 +50,14 @@ export function OrgPage() {
 
   /** runs one change, tells how it went, and reloads the organisation either way (someone else may have changed it) */
   const change = useCallback(
-    async (key: string, run: () => Promise<unknown>, done: string, name?: string) => {
+    async (key: string, run: () => Promise<unknown>, done: string, name?: string, kind?: 'department' | 'group') => {
       setBusy(key);
       try {
         await run();
         message.success(done);
         return true;
       } catch (err) {
-        message.error(orgErrorText(err, t, name), 6);
+        message.error(orgErrorText(err, t, name, kind), 6);
         return false;
       } finally {
         setBusy(null);
@@ -91,6 +94,29 @@ export function OrgPage() {
   };
 
   const departmentName = (id: string | null) => (id ? (departments.get(id)?.name ?? id) : '—');
+  const rename = async (to: string) => {
+    if (!renaming) return;
+    const { kind, id, name } = renaming;
+    const n = to.trim();
+    const run = kind === 'department' ? () => orgApi.renameDepartment(id, n) : () => orgApi.updateGroup(id, { name: n });
+    if (await change(`rename:${id}`, run, t('org.renamed', { from: name, to: n }), n, kind)) setRenaming(null);
+  };
+  /** 重命名 and 删除 of one department or group row */
+  const rowActions = (kind: 'department' | 'group', id: string, name: string) => (
+    <Space size={4}>
+      <Button size="small" type="link" onClick={() => setRenaming({ kind, id, name })} aria-label={`${t('org.rename')} ${name}`}>
+        {t('org.rename')}
+      </Button>
+      <Popconfirm
+        title={t(kind === 'department' ? 'org.departmentDeleteConfirm' : 'org.groupDeleteConfirm', { name })}
+        onConfirm={() => void change(`delete:${id}`, kind === 'department' ? () => orgApi.deleteDepartment(id) : () => orgApi.deleteGroup(id), t(kind === 'department' ? 'org.departmentDeleted' : 'org.groupDeleted', { name }), name, kind)}
+      >
+        <Button size="small" type="link" danger loading={busy === `delete:${id}`} aria-label={`${t('org.delete')} ${name}`}>
+          {t('org.delete')}
+        </Button>
+      </Popconfirm>
+    </Space>
+  );
   const departmentOptions = org.departments.map((d) => ({ value: d.id, label: d.name }));
 
   return (
@@ -125,6 +151,7 @@ export function OrgPage() {
             { title: t('org.col.name'), dataIndex: 'name' },
             { title: t('org.col.groups'), render: (_, d) => org.groups.filter((g) => g.departmentId === d.id).map((g) => <Tag key={g.id}>{g.name}</Tag>) },
             { title: t('org.col.people'), render: (_, d) => org.users.filter((u) => u.departmentId === d.id).map((u) => <Tag key={u.id}>{userLabel(u)}</Tag>) },
+            ...(manage ? [{ title: t('org.col.actions'), width: 150, render: (_: unknown, d: { id: string; name: string }) => rowActions('department', d.id, d.name) }] : []),
           ]}
         />
       </section>
@@ -153,7 +180,25 @@ export function OrgPage() {
           locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('org.emptyGroups')} /> }}
           columns={[
             { title: t('org.col.name'), dataIndex: 'name', width: 140 },
-            { title: t('org.col.department'), width: 140, render: (_, g) => departmentName(g.departmentId) },
+            {
+              title: t('org.col.department'),
+              width: manage ? 200 : 140,
+              render: (_, g) =>
+                manage ? (
+                  <Select
+                    aria-label={`${t('org.groupDepartment')} ${g.name}`}
+                    value={g.departmentId ?? undefined}
+                    allowClear
+                    placeholder={t('org.noDepartment')}
+                    options={departmentOptions}
+                    style={{ width: 180 }}
+                    disabled={busy === `move:${g.id}`}
+                    onChange={(v?: string) => void change(`move:${g.id}`, () => orgApi.updateGroup(g.id, { departmentId: v ?? null }), t('org.groupMoved', { group: g.name, department: v ? departmentName(v) : t('org.noDepartment') }), g.name, 'group')}
+                  />
+                ) : (
+                  departmentName(g.departmentId)
+                ),
+            },
             {
               title: t('org.col.members'),
               render: (_, g) => (
@@ -176,6 +221,7 @@ export function OrgPage() {
               ),
             },
             ...(manage ? [{ title: t('org.addMember'), width: 280, render: (_: unknown, g: AgentGroup) => <AddMember group={g} users={org.users} busy={busy === `add:${g.id}`} onAdd={(u) => void change(`add:${g.id}`, () => orgApi.addMember(g.id, u.id), t('org.memberAdded', { login: userLabel(u), group: g.name }))} /> }] : []),
+            ...(manage ? [{ title: t('org.col.actions'), width: 150, render: (_: unknown, g: AgentGroup) => rowActions('group', g.id, g.name) }] : []),
           ]}
         />
       </section>
@@ -216,7 +262,23 @@ export function OrgPage() {
           ]}
         />
       </section>
+      {renaming ? <RenameDialog key={renaming.id} name={renaming.name} busy={busy === `rename:${renaming.id}`} onSave={(to) => void rename(to)} onCancel={() => setRenaming(null)} /> : null}
     </main>
+  );
+}
+
+/** The new name of a department or group; Enter saves, Esc cancels. */
+function RenameDialog({ name, busy, onSave, onCancel }: { name: string; busy: boolean; onSave(to: string): void; onCancel(): void }) {
+  const { t } = useI18n();
+  const [form] = Form.useForm<{ name: string }>();
+  return (
+    <Modal open title={t('org.renameTitle', { name })} okText={t('org.save')} cancelText={t('org.cancel')} confirmLoading={busy} onOk={() => form.submit()} onCancel={onCancel}>
+      <Form form={form} name="org-rename" layout="vertical" initialValues={{ name }} onFinish={({ name: to }) => onSave(to)}>
+        <Form.Item name="name" label={t('org.newName')} rules={[{ required: true, whitespace: true, message: t('org.nameRequired') }, { max: 50 }]}>
+          <Input maxLength={50} autoFocus />
+        </Form.Item>
+      </Form>
+    </Modal>
   );
 }
 
