@@ -24,6 +24,10 @@ describe('unmasking over HTTP', () => {
     const customer = t.customer();
     await nextEvent(customer, 'session');
     conversationId = (await call(customer, 'message:send', { clientId: randomUUID(), text: ORIGINAL })).conversationId;
+    // the customer's own contact details, as an integration or import would have stored them
+    const db = t.server.store.db;
+    const { customer_id } = await db.selectFrom('conversation').select('customer_id').where('id', '=', conversationId).executeTakeFirstOrThrow();
+    await db.updateTable('customer').set({ phone: '13700001111', email: 'li.na@example.cn' }).where('id', '=', customer_id).execute();
   });
   after(async () => t.close());
 
@@ -35,6 +39,9 @@ describe('unmasking over HTTP', () => {
     assert.ok(json.includes('202611250001'));
     const inbox = JSON.stringify((await api(t, 'GET', '/api/v1/conversations', { cookie: cookie.agent })).body);
     for (const leak of LEAKS) assert.ok(!inbox.includes(leak), `inbox preview leaks ${leak}`);
+    const customerId: string = (await api(t, 'GET', `/api/v1/conversations/${conversationId}`, { cookie: cookie.agent })).body.conversation.customerId;
+    const profile = JSON.stringify((await api(t, 'GET', `/api/v1/customers/${customerId}`, { cookie: cookie.agent })).body);
+    for (const leak of ['13700001111', 'li.na@example.cn']) assert.ok(!profile.includes(leak), `the customer profile leaks ${leak}`);
     assert.equal((await api(t, 'GET', `/api/v1/conversations/${conversationId}`, { cookie: cookie.agent })).body.mayUnmask, false);
     const refused = await api(t, 'POST', `/api/v1/conversations/${conversationId}/unmask`, { cookie: cookie.agent, body: {} });
     assert.equal(refused.status, 403);
@@ -64,12 +71,18 @@ describe('unmasking over HTTP', () => {
     assert.equal(shown.body.messages[0].text, ORIGINAL);
     assert.equal(shown.body.messages[0].unmasked, true);
     assert.deepEqual(shown.body.messages[0].pii, ['email', 'mobile']);
+    // the customer's contact details come with it; their profile stays masked
+    assert.equal(shown.body.customer.phone, '13700001111');
+    assert.equal(shown.body.customer.email, 'li.na@example.cn');
+    assert.deepEqual(shown.body.customer.pii, ['phone', 'email']);
+    const profile = JSON.stringify((await api(t, 'GET', `/api/v1/customers/${shown.body.customer.id}`, { cookie: cookie.agent })).body);
+    assert.ok(!profile.includes('13700001111') && !profile.includes('li.na@example.cn'), 'the profile is still masked');
     const [event] = await listAudit(t.server.store.db, { action: 'unmask' });
     assert.ok(event);
     assert.equal(event.actor.login, 'u-agent');
     assert.deepEqual(event.target, { type: 'conversation', id: conversationId });
     assert.equal(event.ip, '127.0.0.1');
-    assert.deepEqual(event.detail, { grant: grantId, afterSeq: 0, messages: 1, withPii: [1], reason: '客户来电核对' });
+    assert.deepEqual(event.detail, { grant: grantId, afterSeq: 0, messages: 1, withPii: [1], customerPii: ['phone', 'email'], reason: '客户来电核对' });
   });
 
   test('an unmasked export with the grant: the covered conversation as written, audited as export and unmask', async () => {

@@ -9,7 +9,7 @@ import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
 import { presentConversation, presentMessage } from './presenters.ts';
-import { presentCustomerForStaff } from '../customers/index.ts';
+import { customerOriginal, presentCustomerForStaff } from '../customers/index.ts';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const inboxQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().optional() });
@@ -73,19 +73,22 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const viewer = await requireViewer(db, request);
     const { id } = parseOr400(idParams, request.params);
     const body = parseOr400(unmaskBody, request.body ?? {});
-    await load(viewer, id, 'read', { ip: request.ip });
+    const conversation = await load(viewer, id, 'read', { ip: request.ip });
     const grant = await unmaskGrantFor(db, viewer, id);
     if (!grant) throw new HttpError(403, 'unmask_grant_required', `showing the original text of conversation ${id} needs an approved access request that allows unmasking (POST /api/v1/grants with unmask: true)`);
     const messages = await listMessagesAfter(db, id, body.afterSeq, body.limit);
     const views = messages.map((m) => presentMessage(m, 'staff_unmasked'));
+    // the grant covers the conversation, and so the contact details of the customer it is with
+    const found = await getCustomer(db, conversation.customerId);
+    const customer = found ? customerOriginal(found) : null;
     await audit.record({
       actor: actorOf(viewer),
       action: 'unmask',
       target: { type: 'conversation', id },
       ip: request.ip,
-      detail: { grant, afterSeq: body.afterSeq, messages: messages.length, withPii: views.filter((v) => v.pii && v.pii.length > 0).map((v) => v.seq), ...(body.reason ? { reason: body.reason } : {}) },
+      detail: { grant, afterSeq: body.afterSeq, messages: messages.length, withPii: views.filter((v) => v.pii && v.pii.length > 0).map((v) => v.seq), customerPii: customer?.pii ?? [], ...(body.reason ? { reason: body.reason } : {}) },
     });
-    return { messages: views, hasMore: messages.length === body.limit, grant };
+    return { messages: views, hasMore: messages.length === body.limit, grant, customer };
   });
 
   app.post('/api/v1/conversations/:id/read', async (request) => {

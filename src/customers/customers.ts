@@ -109,6 +109,22 @@ export function presentCustomerForStaff(c: Customer): Customer {
   return { ...c, name: maskPii(c.name).text, phone: mask(c.phone), email: mask(c.email) };
 }
 
+/** The fields presentCustomerForStaff masks, as written: what 显示原文 shows of the customer. */
+export interface CustomerOriginal {
+  id: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  /** the fields whose masked form differs (held personal data), for the audit trail */
+  pii: Array<'name' | 'phone' | 'email'>;
+}
+
+export function customerOriginal(c: Customer): CustomerOriginal {
+  const masked = presentCustomerForStaff(c);
+  const pii = (['name', 'phone', 'email'] as const).filter((f) => masked[f] !== c[f]);
+  return { id: c.id, name: c.name, phone: c.phone, email: c.email, pii };
+}
+
 /** external_id → customer id, for the external ids that exist */
 export async function customersByExternalId(db: Kysely<Database>, externalIds: readonly string[]): Promise<Map<string, string>> {
   const rows = await inChunks(externalIds, (chunk) => db.selectFrom('customer').select(['id', 'external_id']).where('external_id', 'in', chunk).execute());

@@ -80,6 +80,8 @@ test('no personal data on any console page without an unmask grant; 显示原文
   await send(AMOUNT_MESSAGE, conversationId);
   for (const p of PLANTED) await send(p.text, conversationId);
   const customerId = (await api(srv, 'GET', `/api/v1/conversations/${conversationId}`, { cookie: agentCookie })).body.conversation.customerId as string;
+  // contact details as an integration would store them: masked in the panel until 显示原文
+  await srv.server.store.db.updateTable('customer').set({ phone: '13700001111', email: 'li.na@example.cn' }).where('id', '=', customerId).execute();
 
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' });
   const [name, value] = agentCookie.split('=') as [string, string];
@@ -151,13 +153,22 @@ test('no personal data on any console page without an unmask grant; 显示原文
     const show = page.getByRole('button', { name: /显\s*示\s*原\s*文/ });
     await show.waitFor();
     await assertNoPii(page, 'conversation view of a grant holder before 显示原文');
+    const panel = page.locator('.kf-customer');
+    await panel.getByText('137****1111').waitFor();
+    assert.equal(await panel.getByText('13700001111').count(), 0, 'the panel is masked before 显示原文');
     await show.click();
     await messages.getByText('13812345678', { exact: false }).waitFor();
+    // the customer's contact details are shown as written too, marked like the messages
+    await panel.getByText('13700001111').waitFor();
+    await panel.getByText('li.na@example.cn').waitFor();
+    assert.equal(await panel.locator('.kf-unmasked-field .is-unmasked').count(), 2);
     for (const p of [...PLANTED, LIVE]) await messages.getByText(p.text, { exact: true }).waitFor();
     assert.ok((await page.locator('.kf-pii-warning.is-unmasked').count()) >= PLANTED.length);
     await page.getByRole('button', { name: /隐\s*藏\s*原\s*文/ }).click();
     await messages.getByText('138****5678', { exact: false }).waitFor();
     assert.equal(await messages.getByText('13812345678', { exact: false }).count(), 0);
+    await panel.getByText('137****1111').waitFor();
+    assert.equal(await panel.getByText('13700001111').count(), 0, 'hidden again in the panel');
 
     const audit = await api(srv, 'GET', '/api/v1/audit?action=unmask', { cookie: adminCookie });
     const events = audit.body.events as Array<{ actor: { login: string }; target: { type: string; id: string }; ip: string; detail: { grant: string; messages: number } }>;

@@ -44,6 +44,15 @@ export interface ConversationSummary {
   resolvedAt: string | null;
 }
 
+/** A customer's contact details as written, from 显示原文 (POST …/unmask); the profile itself stays masked */
+export interface CustomerOriginal {
+  id: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  pii: Array<'name' | 'phone' | 'email'>;
+}
+
 export interface Customer {
   id: string;
   externalId: string | null;
@@ -336,7 +345,7 @@ export const api = {
   inbox: (limit = 200) => request<{ conversations: ConversationSummary[] }>('GET', `/api/v1/conversations?limit=${limit}`),
   conversation: (id: string) => request<{ conversation: ConversationSummary; customer: Customer | null; mayUnmask?: boolean }>('GET', `/api/v1/conversations/${enc(id)}`),
   /** 显示原文: the original text through an unmask grant; audited as unmask on the server */
-  unmask: (id: string, afterSeq = 0) => request<{ messages: MessageView[]; hasMore: boolean; grant: string }>('POST', `/api/v1/conversations/${enc(id)}/unmask`, { afterSeq, limit: 1000 }),
+  unmask: (id: string, afterSeq = 0) => request<{ messages: MessageView[]; hasMore: boolean; grant: string; customer: CustomerOriginal | null }>('POST', `/api/v1/conversations/${enc(id)}/unmask`, { afterSeq, limit: 1000 }),
   messages: (id: string, afterSeq: number, limit: number) =>
     request<{ messages: MessageView[]; hasMore: boolean }>('GET', `/api/v1/conversations/${enc(id)}/messages?afterSeq=${afterSeq}&limit=${limit}`),
   markRead: (id: string, seq: number) => request<{ ok: true }>('POST', `/api/v1/conversations/${enc(id)}/read`, { seq }),

@@ -69,7 +69,8 @@ export function ConversationView({ open, focusSeq = null, onTyping, onStopTyping
   }
 
   const c = open.conversation;
-  const customerName = c?.customerName ?? open.customer?.name ?? '';
+  // after 显示原文 the customer's name as written too (it is masked when it holds a number)
+  const customerName = open.originalCustomer?.name ?? c?.customerName ?? open.customer?.name ?? '';
   const isOpen = c ? OPEN_STATES.includes(c.state) : false;
 
   const hasPii = open.messages.some((m) => (m.pii?.length ?? 0) > 0);

@@ -1,5 +1,6 @@
-import { Alert, Descriptions, Skeleton, Tag, Typography } from 'antd';
+import { Alert, Descriptions, Skeleton, Tag, Tooltip, Typography } from 'antd';
 import { CrownFilled, RightOutlined } from '@ant-design/icons';
+import type { CustomerOriginal } from '../api.ts';
 import { errorText } from '../errors.ts';
 import { fullDateTime } from '../format.ts';
 import { useCustomer } from '../hooks/useCustomer.ts';
@@ -14,15 +15,33 @@ interface Props {
   /** changes whenever the open conversation changes in a way the customer's conversation list shows */
   refreshKey: string;
   onOpenConversation(id: string): void;
+  /** after 显示原文 in the open conversation: the customer's contact details as written */
+  original?: CustomerOriginal | null;
 }
 
 function attributeText(v: unknown): string {
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 }
 
-export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenConversation }: Props) {
+export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenConversation, original = null }: Props) {
   const { t, lang } = useI18n();
-  const { customer, conversations, loading, error } = useCustomer(customerId, refreshKey);
+  const { customer: masked, conversations, loading, error } = useCustomer(customerId, refreshKey);
+  const unmasked = original && masked && original.id === masked.id ? original : null;
+  const customer = masked && unmasked ? { ...masked, name: unmasked.name, phone: unmasked.phone, email: unmasked.email } : masked;
+  /** a field shown as written carries the same note as an unmasked message */
+  const field = (f: 'name' | 'phone' | 'email', value: string | null) =>
+    value === null ? null : unmasked?.pii.includes(f) ? (
+      <span className="kf-unmasked-field">
+        {value}{' '}
+        <Tooltip title={t('unmask.shownHint')}>
+          <Tag color="orange" variant="filled" className="kf-pii-warning is-unmasked">
+            {t('unmask.shown')}
+          </Tag>
+        </Tooltip>
+      </span>
+    ) : (
+      value
+    );
 
   if (!customerId) return <aside className="kf-customer" aria-label={t('customer.title')} />;
 
@@ -43,7 +62,7 @@ export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenCo
           <div className="kf-customer-card">
             <CustomerAvatar id={customer.id} name={customer.name} size={56} />
             <div className="kf-customer-name">
-              <h3>{customer.name}</h3>
+              <h3>{field('name', customer.name)}</h3>
               {customer.vipLevel > 0 ? (
                 <Tag color="gold" icon={<CrownFilled />} variant="filled">
                   {t('customer.vip', { n: customer.vipLevel })}
@@ -59,8 +78,8 @@ export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenCo
             items={[
               { key: 'id', label: t('customer.id'), children: <Typography.Text copyable={{ text: customer.id }}>{customer.id}</Typography.Text> },
               ...(customer.externalId ? [{ key: 'ext', label: t('customer.externalId'), children: customer.externalId }] : []),
-              { key: 'phone', label: t('customer.phone'), children: customer.phone ?? missing },
-              { key: 'email', label: t('customer.email'), children: customer.email ?? missing },
+              { key: 'phone', label: t('customer.phone'), children: field('phone', customer.phone) ?? missing },
+              { key: 'email', label: t('customer.email'), children: field('email', customer.email) ?? missing },
               { key: 'since', label: t('customer.since'), children: fullDateTime(customer.createdAt, lang) },
               ...Object.entries(customer.attributes).map(([k, v]) => ({ key: `attr-${k}`, label: k, children: attributeText(v) })),
             ]}

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import type { Socket } from 'socket.io-client';
-import { api, fetchMessagesAfter, type ConversationSummary, type Customer, type MessageView, type User } from '../api.ts';
+import { api, fetchMessagesAfter, type ConversationSummary, type Customer, type CustomerOriginal, type MessageView, type User } from '../api.ts';
 import { emitWithAck, newClientId, useLatest, useSocketEvent, type ReadEvent, type SendAck, type SyncAck, type TypingEvent } from '../realtime.ts';
 
 /** One open conversation: its messages in seq order, the agent's unacknowledged replies, and the customer's live state. */
@@ -28,12 +28,14 @@ interface State {
   mayUnmask: boolean;
   /** the original text by seq, after an explicit 显示原文; null while the masked text is shown */
   original: Record<number, string> | null;
+  /** the customer's contact details as written, fetched with the original text */
+  originalCustomer: CustomerOriginal | null;
 }
 
 type Action =
   | { type: 'open'; id: string | null }
   | { type: 'loaded'; id: string; conversation: ConversationSummary; customer: Customer | null; messages: MessageView[]; mayUnmask: boolean }
-  | { type: 'original'; id: string; original: Record<number, string> | null }
+  | { type: 'original'; id: string; original: Record<number, string> | null; customer: CustomerOriginal | null }
   | { type: 'loadFailed'; id: string; error: unknown }
   | { type: 'messages'; id: string; messages: MessageView[]; meId: string }
   | { type: 'queued'; id: string; pending: PendingMessage }
@@ -57,6 +59,7 @@ const initial = (id: string | null): State => ({
   customerReadSeq: 0,
   mayUnmask: false,
   original: null,
+  originalCustomer: null,
 });
 
 /**
@@ -98,7 +101,7 @@ function reducer(state: State, action: Action): State {
     case 'loaded':
       return { ...state, conversation: action.conversation, customer: action.customer, messages: mergeMessages(state.messages, action.messages), loading: false, error: null, mayUnmask: action.mayUnmask };
     case 'original':
-      return { ...state, original: action.original };
+      return { ...state, original: action.original, originalCustomer: action.customer };
     case 'loadFailed':
       return { ...state, loading: false, error: action.error };
     case 'messages': {
@@ -290,19 +293,21 @@ export function useConversation({
     const id = latest.current.state.id;
     if (!id) return;
     const original: Record<number, string> = {};
+    let customer: CustomerOriginal | null = null;
     for (let after = 0; ; ) {
       const page = await api.unmask(id, after);
+      customer = page.customer;
       for (const m of page.messages) original[m.seq] = m.text;
       const last = page.messages.at(-1);
       if (!page.hasMore || !last) break;
       after = last.seq;
     }
-    dispatch({ type: 'original', id, original });
+    dispatch({ type: 'original', id, original, customer });
   }, [latest]);
 
   const hideOriginal = useCallback(() => {
     const id = latest.current.state.id;
-    if (id) dispatch({ type: 'original', id, original: null });
+    if (id) dispatch({ type: 'original', id, original: null, customer: null });
   }, [latest]);
 
   return useMemo(() => ({ ...state, lastSeq, send, retry, discard, resolve, showOriginal, hideOriginal }), [state, lastSeq, send, retry, discard, resolve, showOriginal, hideOriginal]);

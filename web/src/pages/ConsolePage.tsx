@@ -129,7 +129,7 @@ export function ConsolePage({ user, onLogout, onSessionExpired }: Props) {
               onRetry={inbox.reload}
             />
             <ConversationView open={open} focusSeq={focusSeq} onTyping={typing.typed} onStopTyping={typing.stopped} onResolved={remove} />
-            <CustomerPanel customerId={customerId} conversationId={openId} refreshKey={`${openId}:${open.conversation?.state ?? ''}`} onOpenConversation={select} />
+            <CustomerPanel customerId={customerId} conversationId={openId} refreshKey={`${openId}:${open.conversation?.state ?? ''}`} onOpenConversation={select} original={open.originalCustomer} />
           </div>
         )}
       </div>
