@@ -7,6 +7,7 @@
  *   latency from append() to its resolution (durable), p50/p99/max, and CPU per append.
  *
  *   npx tsx bench/append-thread.ts [--kefu-root DIR] [--conversations 2000] [--seconds 8] [--rate 4000]
+ *        [--index-idle-ms 20] [--index-max-age-ms 500]   (the writer's IndexTiming, for experiments)
  *
  * With `node --cpu-prof --import tsx bench/append-thread.ts`, the JSON line's fixed.window is the fixed-rate run's
  * window for bench/cpuprofile-summary.ts --window (the writer thread's profile is the second largest file).
@@ -16,7 +17,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kefuCheckout, num } from './lib/args.ts';
+import { flag, kefuCheckout, num } from './lib/args.ts';
 import { nowUs } from './lib/stats.ts';
 
 const { root: kefuRoot, load } = kefuCheckout();
@@ -25,7 +26,7 @@ const seconds = num('seconds', 8);
 const rate = num('rate', 4000);
 
 const { openStore } = await load<typeof import('../src/store/index.ts')>('src/store/index.ts');
-const { MessageAppender, SqliteAppendThread, openConversation } = await load<typeof import('../src/conversations/index.ts')>('src/conversations/index.ts');
+const { DEFAULT_INDEX_TIMING, MessageAppender, SqliteAppendThread, openConversation } = await load<typeof import('../src/conversations/index.ts')>('src/conversations/index.ts');
 const { createCustomer } = await load<typeof import('../src/customers/customers.ts')>('src/customers/customers.ts');
 const { createUser } = await load<typeof import('../src/governance/index.ts')>('src/governance/index.ts');
 
@@ -70,7 +71,7 @@ try {
   }
   store.sqlite!.pragma('synchronous = FULL');
   store.checkpointInBackground((m) => process.stderr.write(`checkpoint: ${m}\n`));
-  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => process.stderr.write(`writer: ${m}\n`));
+  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => process.stderr.write(`writer: ${m}\n`), { ...DEFAULT_INDEX_TIMING, ...(flag('index-idle-ms') ? { idleMs: num('index-idle-ms', 20) } : {}), ...(flag('index-max-age-ms') ? { maxAgeMs: num('index-max-age-ms', 500) } : {}) });
   store.shareWriteLock(writer);
   const appender = new MessageAppender(store.db, store.dialect, { writer });
   const text = '您好，我上周下的订单还没有发货，能帮我查一下物流吗？谢谢';

@@ -5,4 +5,4 @@ export * from './imported.ts';
 export * from './presenters.ts';
 export { attachGateway, clientEvents } from './gateway.ts';
 export { registerConversationRoutes } from './http.ts';
-export { SqliteAppendThread } from './append-thread.ts';
+export { DEFAULT_INDEX_TIMING, SqliteAppendThread } from './append-thread.ts';
