@@ -185,15 +185,13 @@ export function OrgPage() {
               width: manage ? 200 : 140,
               render: (_, g) =>
                 manage ? (
-                  <Select
-                    aria-label={`${t('org.groupDepartment')} ${g.name}`}
-                    value={g.departmentId ?? undefined}
-                    allowClear
-                    placeholder={t('org.noDepartment')}
+                  <DepartmentSelect
+                    label={`${t('org.groupDepartment')} ${g.name}`}
+                    value={g.departmentId}
                     options={departmentOptions}
-                    style={{ width: 180 }}
+                    width={180}
                     disabled={busy === `move:${g.id}`}
-                    onChange={(v?: string) => void change(`move:${g.id}`, () => orgApi.updateGroup(g.id, { departmentId: v ?? null }), t('org.groupMoved', { group: g.name, department: v ? departmentName(v) : t('org.noDepartment') }), g.name, 'group')}
+                    onChange={(v) => void change(`move:${g.id}`, () => orgApi.updateGroup(g.id, { departmentId: v }), t('org.groupMoved', { group: g.name, department: v ? departmentName(v) : t('org.noDepartment') }), g.name, 'group')}
                   />
                 ) : (
                   departmentName(g.departmentId)
@@ -245,15 +243,13 @@ export function OrgPage() {
               width: 220,
               render: (_, u) =>
                 manage ? (
-                  <Select
-                    aria-label={`${t('org.col.department')} ${u.login}`}
-                    value={u.departmentId ?? undefined}
-                    allowClear
-                    placeholder={t('org.noDepartment')}
+                  <DepartmentSelect
+                    label={`${t('org.col.department')} ${u.login}`}
+                    value={u.departmentId}
                     options={departmentOptions}
-                    style={{ width: 200 }}
+                    width={200}
                     disabled={busy === `dep:${u.id}`}
-                    onChange={(v?: string) => void change(`dep:${u.id}`, () => orgApi.setDepartment(u.id, v ?? null), t('org.departmentSet', { login: u.login, department: v ? departmentName(v) : t('org.noDepartment') }))}
+                    onChange={(v) => void change(`dep:${u.id}`, () => orgApi.setDepartment(u.id, v), t('org.departmentSet', { login: u.login, department: v ? departmentName(v) : t('org.noDepartment') }))}
                   />
                 ) : (
                   departmentName(u.departmentId)
@@ -280,6 +276,12 @@ function RenameDialog({ name, busy, onSave, onCancel }: { name: string; busy: bo
       </Form>
     </Modal>
   );
+}
+
+/** The department of a group or a person; cleared means none. */
+function DepartmentSelect({ label, value, options, width, disabled, onChange }: { label: string; value: string | null; options: Array<{ value: string; label: string }>; width: number; disabled: boolean; onChange(departmentId: string | null): void }) {
+  const { t } = useI18n();
+  return <Select aria-label={label} value={value ?? undefined} allowClear placeholder={t('org.noDepartment')} options={options} style={{ width }} disabled={disabled} onChange={(v?: string) => onChange(v ?? null)} />;
 }
 
 /** Picks someone who is not in the group yet and adds them. */
