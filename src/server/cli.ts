@@ -388,6 +388,12 @@ org
       if (departments.length === 0 && groups.length === 0) process.stdout.write('no departments or groups yet: kefu org department add NAME\n');
     }),
   );
+/** the --to of a rename, required */
+const newName = (to: string | undefined) => {
+  const name = to?.trim();
+  if (!name) throw new OrgError('not_found', 'rename needs the new name: --to NAME');
+  return name;
+};
 org
   .command('department')
   .description('add, rename or remove a department (one that still has groups or people is not removed)')
@@ -406,9 +412,7 @@ org
       const d = await findDepartment(store.db, name);
       if (!d) throw new OrgError('not_found', `no department "${name}"`);
       if (action === 'rename') {
-        const to = o.to?.trim();
-        if (!to) throw new OrgError('not_found', 'rename needs the new name: --to NAME');
-        const { before, after } = await renameDepartment(store.db, d.id, to);
+        const { before, after } = await renameDepartment(store.db, d.id, newName(o.to));
         if (before.name !== after.name) await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'department', id: d.id }, detail: { renamed: { from: before.name, to: after.name } } });
         process.stdout.write(`department ${before.name} is now ${after.name}\n`);
       } else {
@@ -434,31 +438,23 @@ org
         const g = await createGroup(store.db, group, dep?.id ?? null);
         await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'group', id: g.id }, detail: { created: g.name, departmentId: g.departmentId } });
         process.stdout.write(`created group ${g.name} (${g.id})\n`);
-      } else if (action === 'join') {
-        const g = await findGroup(store.db, group);
-        if (!g) throw new OrgError('not_found', `no group "${group}"`);
+        return;
+      }
+      if (!['join', 'leave', 'rename', 'move', 'remove'].includes(action)) throw new OrgError('not_found', `unknown action "${action}" (use add, join, leave, rename, move or remove)`);
+      // every action but add names an existing group
+      const g = await findGroup(store.db, group);
+      if (!g) throw new OrgError('not_found', `no group "${group}"`);
+      if (action === 'join' || action === 'leave') {
         const u = o.login ? await store.db.selectFrom('app_user').select('id').where('login', '=', o.login).executeTakeFirst() : undefined;
         if (!u) throw new OrgError('not_found', `no staff login "${o.login ?? ''}" (use --login)`);
-        await addGroupMember(store.db, g.id, u.id);
-        await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { joinedGroup: g.id } });
-        process.stdout.write(`${o.login} joined ${g.name}\n`);
-      } else if (action === 'leave') {
-        const g = await findGroup(store.db, group);
-        if (!g) throw new OrgError('not_found', `no group "${group}"`);
-        const u = o.login ? await store.db.selectFrom('app_user').select('id').where('login', '=', o.login).executeTakeFirst() : undefined;
-        if (!u) throw new OrgError('not_found', `no staff login "${o.login ?? ''}" (use --login)`);
-        if (!(await removeGroupMember(store.db, g.id, u.id))) throw new OrgError('not_found', `${o.login} is not a member of ${g.name}`);
-        await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: { leftGroup: g.id } });
-        process.stdout.write(`${o.login} left ${g.name}\n`);
+        if (action === 'join') await addGroupMember(store.db, g.id, u.id);
+        else if (!(await removeGroupMember(store.db, g.id, u.id))) throw new OrgError('not_found', `${o.login} is not a member of ${g.name}`);
+        await audit.record({ actor: LOCAL_OPERATOR, action: 'role.change', target: { type: 'user', id: u.id }, detail: action === 'join' ? { joinedGroup: g.id } : { leftGroup: g.id } });
+        process.stdout.write(`${o.login} ${action === 'join' ? 'joined' : 'left'} ${g.name}\n`);
       } else if (action === 'rename' || action === 'move') {
-        const g = await findGroup(store.db, group);
-        if (!g) throw new OrgError('not_found', `no group "${group}"`);
         let change: { name?: string; departmentId?: string | null };
-        if (action === 'rename') {
-          const to = o.to?.trim();
-          if (!to) throw new OrgError('not_found', 'rename needs the new name: --to NAME');
-          change = { name: to };
-        } else {
+        if (action === 'rename') change = { name: newName(o.to) };
+        else {
           if (!o.department) throw new OrgError('not_found', 'move needs the department: --department NAME|none');
           const dep = o.department === 'none' ? null : await findDepartment(store.db, o.department);
           if (dep === undefined) throw new OrgError('not_found', `no department "${o.department}"`);
@@ -469,13 +465,11 @@ org
         if (detail) await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'group', id: g.id }, detail });
         const depName = after.departmentId ? ((await findDepartment(store.db, after.departmentId))?.name ?? after.departmentId) : 'no department';
         process.stdout.write(`group ${after.name} (${g.id}), ${depName}\n`);
-      } else if (action === 'remove') {
-        const g = await findGroup(store.db, group);
-        if (!g) throw new OrgError('not_found', `no group "${group}"`);
+      } else {
         const { memberIds } = await deleteGroup(store.db, g.id);
         await audit.record({ actor: LOCAL_OPERATOR, action: 'config.change', target: { type: 'group', id: g.id }, detail: { deleted: g.name, members: memberIds } });
         process.stdout.write(`removed group ${g.name}${memberIds.length > 0 ? ` and its ${memberIds.length} membership${memberIds.length === 1 ? '' : 's'}` : ''}\n`);
-      } else throw new OrgError('not_found', `unknown action "${action}" (use add, join, leave, rename, move or remove)`);
+      }
     }),
   );
 org
