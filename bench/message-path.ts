@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Histogram, machineCpuSeconds, nowUs, procCpuSeconds, threadSchedSeconds } from './lib/stats.ts';
+import { Histogram, machineCpuSeconds, nowUs, procCpuSeconds, threadSchedSeconds, threadsOnCpuSeconds } from './lib/stats.ts';
 import type { AssignMsg, InitMsg, PhaseResult, RunMsg } from './load-worker.ts';
 import { flag, num } from './lib/args.ts';
 
@@ -189,9 +189,12 @@ function parseProm(text: string): Map<string, number> {
 
 interface Probe {
   at: number;
+  pid: number;
   serverCpu: number;
   /** the server's main thread (its event loop): on a CPU vs runnable but waiting for one */
   serverMainThread?: { onCpu: number; waiting: number };
+  /** every server thread's seconds on a CPU, by thread id */
+  serverThreads: Map<number, number>;
   machine: ReturnType<typeof machineCpuSeconds>;
   self: NodeJS.CpuUsage;
   metrics?: Map<string, number>;
@@ -200,9 +203,20 @@ interface Probe {
   stats?: { cpuSeconds: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
 }
 
+/** on-CPU % of one core over the window: the main thread (tid = pid), the busiest other thread, the rest */
+function threadShares(pid: number, t0: Map<number, number>, t1: Map<number, number>, window: number): { mainLoop: number; busiestOther: number; rest: number } | null {
+  if (!t1.has(pid)) return null;
+  const used = [...t1].map(([tid, s]) => ({ tid, pct: ((s - (t0.get(tid) ?? 0)) / window) * 100 }));
+  const main = used.find((u) => u.tid === pid)!.pct;
+  const others = used.filter((u) => u.tid !== pid).sort((a, b) => b.pct - a.pct);
+  const busiest = others[0]?.pct ?? 0;
+  const rest = others.slice(1).reduce((a, u) => a + u.pct, 0);
+  return { mainLoop: Math.round(main * 10) / 10, busiestOther: Math.round(busiest * 10) / 10, rest: Math.round(rest * 10) / 10 };
+}
+
 async function probe(server: RunningServer): Promise<Probe> {
   const pid = server.proc.pid!;
-  const p: Probe = { at: nowUs(), serverCpu: procCpuSeconds(pid) ?? NaN, serverMainThread: threadSchedSeconds(pid), machine: machineCpuSeconds(), self: process.cpuUsage() };
+  const p: Probe = { at: nowUs(), pid, serverCpu: procCpuSeconds(pid) ?? NaN, serverMainThread: threadSchedSeconds(pid), serverThreads: threadsOnCpuSeconds(pid), machine: machineCpuSeconds(), self: process.cpuUsage() };
   // an overloaded server may not answer: the figures then go without its own metrics rather than failing the run
   try {
     const signal = AbortSignal.timeout(15000);
@@ -320,6 +334,9 @@ interface ScenarioResult {
     serverUsPerMessage: number | null;
     /** share of the window the server's event-loop thread was runnable but waiting for a CPU (others had it) */
     serverMainThreadWaitingPct: number | null;
+    /** the server's threads on a CPU, % of one core: the event loop, the busiest other thread (kefu's writer thread
+     * under load; node names every thread "node"), and all the rest (V8's GC and compiler helpers, libuv) */
+    serverThreadsPctOfCore: { mainLoop: number; busiestOther: number; rest: number } | null;
     clientsPctOfCore: number | null;
     orchestratorPctOfCore: number | null;
     machineBusyPct: number | null;
@@ -415,6 +432,7 @@ async function runScenario(server: RunningServer, workers: Worker[], run: Planne
       serverPctOfCore: pct(serverCpu),
       serverUsPerMessage: counted.c2a + counted.a2c > 0 ? Math.round((serverCpu * 1e6) / (counted.c2a + counted.a2c)) : null,
       serverMainThreadWaitingPct: p0.serverMainThread && p1.serverMainThread ? round(((p1.serverMainThread.waiting - p0.serverMainThread.waiting) / window) * 100, 1) : null,
+      serverThreadsPctOfCore: threadShares(p0.pid, p0.serverThreads, p1.serverThreads, window),
       clientsPctOfCore: pct(clientsCpu),
       orchestratorPctOfCore: pct(selfCpu),
       machineBusyPct: round(((machineBusy + p1.machine.irq - p0.machine.irq) / machineTotal) * 100, 1),
@@ -543,6 +561,11 @@ function table(all: ScenarioResult[]): string {
     row('  server CPU % of one core', k?.cpu.serverPctOfCore, r?.cpu.serverPctOfCore);
     row('  server CPU µs per delivered message', k?.cpu.serverUsPerMessage, r?.cpu.serverUsPerMessage);
     row('  server event loop waiting for a CPU, % of time', k?.cpu.serverMainThreadWaitingPct, r?.cpu.serverMainThreadWaitingPct);
+    const threads = (x?: ScenarioResult) => {
+      const t = x?.cpu.serverThreadsPctOfCore;
+      return t && `${t.mainLoop} / ${t.busiestOther} / ${t.rest}`;
+    };
+    row('  server threads % of a core: event loop / busiest other / rest', threads(k), threads(r));
     row('  load generators CPU % of one core (sum)', k?.cpu.clientsPctOfCore, r?.cpu.clientsPctOfCore);
     row('  kernel irq/softirq (loopback network), % of a core', k?.cpu.kernelIrqPctOfCore, r?.cpu.kernelIrqPctOfCore);
     row('  other processes on the machine, % of a core', k?.cpu.otherPctOfCore, r?.cpu.otherPctOfCore);

@@ -103,6 +103,8 @@ interface Outcome {
   total: number;
   estimate: boolean;
   ids?: string[];
+  /** kefu: the page stopped at the work limit (SearchResult.searchedBackTo) */
+  searchedBackTo?: string | null;
 }
 type Runner = (params: SearchParams, scope: SearchScope) => Promise<Outcome>;
 
@@ -112,7 +114,7 @@ const ALL: SearchScope = 'all';
 function kefuRunner(store: Store): Runner {
   return async (params, scope) => {
     const r = await searchMessages(store.db, store.dialect, params, scope);
-    return { shown: r.hits.length, total: r.total, estimate: r.totalIsEstimate, ids: r.hits.map((h) => h.messageId) };
+    return { shown: r.hits.length, total: r.total, estimate: r.totalIsEstimate, ids: r.hits.map((h) => h.messageId), searchedBackTo: r.searchedBackTo ?? null };
   };
 }
 
@@ -164,6 +166,7 @@ interface Measured {
   total: number;
   estimate: boolean;
   ids?: string[];
+  searchedBackTo?: string;
   error?: string;
 }
 
@@ -206,8 +209,10 @@ async function measure(engine: string, run: Runner, c: QueryClass, q: string, mo
     total: last.total,
     estimate: last.estimate,
     ids: last.ids,
+    ...(last.searchedBackTo ? { searchedBackTo: last.searchedBackTo } : {}),
   };
-  log(`  ${engine.padEnd(16)} ${c.id.padEnd(13)} ${q.padEnd(14)} ${month ? 'month' : 'all  '}  p50 ${String(m.p50).padStart(9)} ms  p95 ${String(m.p95).padStart(9)} ms  (${m.runs} runs)  hits ${m.total}${m.estimate ? '+' : ''}`);
+  const partial = m.searchedBackTo ? `, page of ${m.shown} stopped at the work limit (searched since ${m.searchedBackTo})` : '';
+  log(`  ${engine.padEnd(16)} ${c.id.padEnd(13)} ${q.padEnd(14)} ${month ? 'month' : 'all  '}  p50 ${String(m.p50).padStart(9)} ms  p95 ${String(m.p95).padStart(9)} ms  (${m.runs} runs)  hits ${m.total}${m.estimate ? '+' : ''}${partial}`);
   return m;
 }
 
@@ -320,6 +325,8 @@ async function main() {
     const viewers: Array<[string, Viewer]> = [
       ['agent', { id: u.id, login: u.login, role: 'agent', departmentId: null, groupIds: [] }],
       ['auditor', { id: 'usr_bench_auditor', login: 'bench-auditor', role: 'auditor', departmentId: null, groupIds: [] }],
+      // an agent with no conversation yet: every match lies outside the scope (the worst case of a narrow scope)
+      ['new agent', { id: 'usr_bench_new_agent', login: 'bench-new-agent', role: 'agent', departmentId: null, groupIds: [] }],
     ];
     for (const [role, viewer] of viewers) {
       for (const c of classes.filter((x) => opts.agentClasses.includes(x.id))) {

@@ -114,6 +114,22 @@ export function threadSchedSeconds(pid: number, tid = pid): { onCpu: number; wai
   }
 }
 
+/** seconds on a CPU of every thread of a process, by thread id (threads that have ended are missing) */
+export function threadsOnCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const s = threadSchedSeconds(pid, Number(tid));
+    if (s) out.set(Number(tid), s.onCpu);
+  }
+  return out;
+}
+
 /** whole-machine CPU seconds (summed over all cores) from /proc/stat: busy in processes (user, nice, system), in
  * interrupt handlers (irq, softirq: on this machine mostly loopback networking, charged to no process), stolen by the
  * hypervisor, and total */

@@ -12,7 +12,7 @@ export {
   type QueryTerm,
   type QueryTokens,
 } from './tokenizer.ts';
-export { searchMessages, filteredMessages, engineQueryFor, searchParamsSchema, SearchError, EXACT_COUNT_LIMIT, MAX_QUERY_LENGTH, type SearchParams, type SearchScope, type SearchHit, type SearchResult } from './search.ts';
+export { searchMessages, filteredMessages, engineQueryFor, searchParamsSchema, SearchError, EXACT_COUNT_LIMIT, MATCH_WORK_LIMIT, MAX_QUERY_LENGTH, type SearchParams, type SearchScope, type SearchHit, type SearchResult } from './search.ts';
 export { makeSnippet, findHits, type Snippet } from './snippet.ts';
 export { registerArchiveRoutes } from './http.ts';
 export { hitJson, hitsTable } from './cli-output.ts';

@@ -12,11 +12,15 @@ export const MAX_QUERY_LENGTH = 200;
 /** counts are exact up to this many hits; beyond it the total is reported as an estimate ("10,000+") */
 export const EXACT_COUNT_LIMIT = 10_000;
 /**
- * A count that must test each match against a viewer's scope or a conversation filter tests at most the newest this
- * many matches; when a word has more, the total is a lower bound ("2,000+"). An agent's share of a common word at 10M
- * messages is a fraction of a percent: testing all 363,000 matches of 流量 took seconds.
+ * A search whose matches must each be tested against a viewer's scope or a conversation filter tests at most the newest
+ * this many matches per request, for the count and for the page alike. An agent's share of a common word at 10M
+ * messages is a fraction of a percent: testing all 363,000 matches of 流量 took seconds, and a word with no hit in a
+ * narrow scope (a new agent's 您好) would test every match. When the matches run on, the total is a lower bound
+ * ("2,000+"), and a page that stops there short of full says how far back it looked (`searchedBackTo`) and carries a
+ * cursor that goes on below it, so paging still reaches every hit. The operator's CLI, which waits for the whole
+ * answer, passes Infinity.
  */
-export const COUNT_WORK_LIMIT = 20_000;
+export const MATCH_WORK_LIMIT = 20_000;
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date or time, e.g. 2026-11-01 or 2026-11-01T08:00:00+08:00');
 
@@ -61,6 +65,11 @@ export interface SearchResult {
   total: number;
   totalIsEstimate: boolean;
   nextCursor: string | null;
+  /**
+   * Set when the page stopped at the newest MATCH_WORK_LIMIT matches instead of filling up: the matches written after
+   * this time (ISO) were tested. By time, nextCursor goes on with the older ones; by relevance, only those were ranked.
+   */
+  searchedBackTo: string | null;
   tookMs: number;
 }
 
@@ -77,7 +86,7 @@ export class SearchError extends Error {
 }
 
 interface Cursor {
-  /** time order: the last hit's search key and id; relevance order: an offset */
+  /** time order: the last hit's search key and id (or the key alone: every match below it); relevance order: an offset */
   k?: number;
   id?: string;
   o?: number;
@@ -109,14 +118,14 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
  */
 export type SearchScope = Viewer | 'all' | { unmaskedFor: Viewer };
 
-export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope, opts: { countWorkLimit?: number } = {}): Promise<SearchResult> {
+export async function searchMessages(db: Kysely<Database>, dialect: DialectName, params: SearchParams, scope: SearchScope, opts: { matchWorkLimit?: number } = {}): Promise<SearchResult> {
   const started = performance.now();
   const tokens = queryTokens(params.q);
   const engineQuery = dialect === 'sqlite' ? toFts5Match(tokens) : toTsQuery(tokens);
   const hasQuery = params.q.trim().length > 0;
   if (hasQuery && engineQuery === null) {
     // only punctuation or emoji: nothing searchable, nothing found
-    return { hits: [], total: 0, totalIsEstimate: false, nextCursor: null, tookMs: performance.now() - started };
+    return { hits: [], total: 0, totalIsEstimate: false, nextCursor: null, searchedBackTo: null, tookMs: performance.now() - started };
   }
 
   const cursor = decodeCursor(params.cursor);
@@ -130,12 +139,15 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   let lowerBound = false;
   const conversationFilters = scope !== 'all' || params.customer || params.agent || params.group || params.channel || params.tag || params.conversation;
   const timeFiltered = params.from !== undefined || params.to !== undefined;
+  const workLimit = opts.matchWorkLimit ?? MATCH_WORK_LIMIT;
+  // the key after the newest workLimit matches: only matches above it are tested against the filters
+  const bounded = engineQuery !== null && conversationFilters && Number.isFinite(workLimit);
+  const boundary = bounded ? await keyAfterNewest(db, dialect, engineQuery, range, workLimit) : null;
   if (engineQuery !== null && !conversationFilters && (!timeFiltered || drift === 0)) {
     // nothing but the query and a time filter whose key range is exact (every key in its own millisecond): the index alone counts
     n = await countInIndex(db, dialect, engineQuery, range, EXACT_COUNT_LIMIT + 1);
   } else {
     let counted = base;
-    const boundary = engineQuery !== null ? await keyAfterNewest(db, dialect, engineQuery, range, opts.countWorkLimit ?? COUNT_WORK_LIMIT) : null;
     if (boundary !== null) {
       counted = counted.where(searchKeyColumn(dialect, true), '>', boundary);
       lowerBound = true;
@@ -148,41 +160,53 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   }
 
   const key = searchKeyColumn(dialect, engineQuery !== null);
+  // the page's share of the work limit: the newest workLimit matches below the cursor (by relevance: the first page's)
+  let pageBoundary = boundary;
+  if (bounded && !byRelevance && cursor?.k !== undefined) {
+    // keys are integers; a cursor with an id may go on with hits of its own key (PostgreSQL ties)
+    const below = cursor.id === undefined ? cursor.k : cursor.k + 1;
+    pageBoundary = await keyAfterNewest(db, dialect, engineQuery!, { lo: range.lo, hi: range.hi === undefined ? below : Math.min(range.hi, below) }, workLimit);
+  }
+  const paged = pageBoundary === null ? base : base.where(key, '>', pageBoundary);
   const columns = ['m.id', 'm.conversation_id', 'm.seq', 'm.sender_kind', 'm.sender_id', 'm.type', 'm.body', 'm.created_at', 'c.external_id', 'c.customer_id', 'c.channel', 'cu.name as customer_name'] as const;
-  const withCustomer = base.innerJoin('customer as cu', 'cu.id', 'c.customer_id');
+  const withCustomer = paged.innerJoin('customer as cu', 'cu.id', 'c.customer_id');
+  // the count covered the first page's matches and found none: a narrow scope need not test them twice
+  const nothing = n === 0 && cursor === undefined;
   let rows;
   if (byRelevance && dialect === 'sqlite') {
     // bm25 over the newest RELEVANCE_WINDOW hits, computed by the FTS scan that finds them; only the page's rows are
     // read whole
-    const ranked = base
+    const ranked = paged
       .select([relevanceScore(dialect, engineQuery!).as('score'), key.as('k')])
       .orderBy(key, 'desc')
       .limit(RELEVANCE_WINDOW);
     const top = db.selectFrom(ranked.as('r')).select(['r.k', 'r.score']).orderBy('r.score', 'desc').orderBy('r.k', 'desc').limit(params.limit + 1).offset(cursor?.o ?? 0);
-    rows = await db
-      .selectFrom(top.as('t'))
-      .innerJoin('message as m', 'm.search_key', 't.k')
-      .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
-      .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
-      .select(columns)
-      .select('t.k as k')
-      .orderBy('t.score', 'desc')
-      .orderBy('t.k', 'desc')
-      .execute();
+    rows = nothing
+      ? []
+      : await db
+        .selectFrom(top.as('t'))
+        .innerJoin('message as m', 'm.search_key', 't.k')
+        .innerJoin('conversation as c', 'c.id', 'm.conversation_id')
+        .innerJoin('customer as cu', 'cu.id', 'c.customer_id')
+        .select(columns)
+        .select('t.k as k')
+        .orderBy('t.score', 'desc')
+        .orderBy('t.k', 'desc')
+        .execute();
   } else {
     let page = withCustomer.select(columns).select(key.as('k')).limit(params.limit + 1);
     if (byRelevance) {
       page = page.orderBy(relevanceScore(dialect, engineQuery!), 'desc').orderBy('m.search_key', 'desc').orderBy('m.id', 'desc').offset(cursor?.o ?? 0);
     } else {
-      if (cursor?.k !== undefined && cursor.id !== undefined) {
+      if (cursor?.k !== undefined) {
         const { k, id } = cursor;
         // keys are unique in SQLite; PostgreSQL nodes may share one, and the id breaks the tie
-        page = dialect === 'sqlite' ? page.where(key, '<', k) : page.where((eb) => eb.or([eb(key, '<', k), eb.and([eb(key, '=', k), eb('m.id', '<', id)])]));
+        page = dialect === 'sqlite' || id === undefined ? page.where(key, '<', k) : page.where((eb) => eb.or([eb(key, '<', k), eb.and([eb(key, '=', k), eb('m.id', '<', id)])]));
       }
       // SQLite's keys are unique, and a second sort term would stop FTS5 from delivering its hits in key order
       page = dialect === 'sqlite' ? page.orderBy(key, 'desc') : page.orderBy(key, 'desc').orderBy('m.id', 'desc');
     }
-    rows = await page.execute();
+    rows = nothing ? [] : await page.execute();
   }
 
   const more = rows.length > params.limit;
@@ -209,9 +233,14 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     };
   });
   let nextCursor: string | null = null;
+  let searchedBackTo: string | null = null;
   if (more) {
     const last = shown.at(-1)!;
     nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit }) : encodeCursor({ k: Number(last.k), id: last.id });
+  } else if (pageBoundary !== null) {
+    // the work limit ended the page: the next one starts at the boundary's match, the oldest not yet tested
+    searchedBackTo = new Date(await createdAtOfKey(db, pageBoundary)).toISOString();
+    if (!byRelevance) nextCursor = encodeCursor({ k: pageBoundary + 1 });
   }
   return {
     hits,
@@ -219,8 +248,15 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     total: Math.min(lowerBound ? Math.max(n, shown.length) : n, EXACT_COUNT_LIMIT),
     totalIsEstimate: n > EXACT_COUNT_LIMIT || lowerBound,
     nextCursor,
+    searchedBackTo,
     tookMs: Math.round((performance.now() - started) * 10) / 10,
   };
+}
+
+/** When the message with this search key was written (a key is that time × 8 plus a slot, later on a collision). */
+async function createdAtOfKey(db: Kysely<Database>, key: number): Promise<number> {
+  const r = await db.selectFrom('message').select('created_at').where('search_key', '=', key).limit(1).executeTakeFirst();
+  return r ? Number(r.created_at) : Math.floor(key / 8);
 }
 
 /** The search-key range of the time filter (the filter on created_at itself is applied too). */

@@ -86,7 +86,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const sessionEndings = new SessionEndings();
   await registerAuthRoutes(app, store.db, audit, { secureCookies: config.secureCookies, secretKey: config.secretKey, policy: auth, log, sessionEndings });
   registerConversationRoutes(app, store.db, updates, audit);
-  registerArchiveRoutes(app, store.db, store.dialect, audit);
+  registerArchiveRoutes(app, store.db, store.dialect, audit, { matchWorkLimit: config.searchMatchLimit });
   registerGrantRoutes(app, store.db, store.dialect, audit);
   registerExportRoutes(app, { store, audit, dataDir: config.dataDir, log });
   registerAdminRoutes(app, store.db, audit);

@@ -234,7 +234,8 @@ program
       process.exit(2);
     }
     await withStore(async (store, audit) => {
-      const result = await searchMessages(store.db, store.dialect, parsed.data, 'all').catch((err: unknown) => {
+      // the operator at the server waits for the whole answer: every match is tested against the filters
+      const result = await searchMessages(store.db, store.dialect, parsed.data, 'all', { matchWorkLimit: Infinity }).catch((err: unknown) => {
         if (!(err instanceof SearchError)) throw err;
         process.stderr.write(`kefu: ${err.message}\n`);
         process.exitCode = 2;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { MATCH_WORK_LIMIT } from '../archive/index.ts';
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -35,6 +36,7 @@ const envSchema = z.object({
     .or(z.literal('').transform(() => undefined)),
   KEFU_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(720).default(30),
   KEFU_SESSION_CHECK_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
+  KEFU_SEARCH_MATCH_LIMIT: z.coerce.number().int().min(10).max(10_000_000).default(MATCH_WORK_LIMIT),
 });
 
 export interface Config {
@@ -61,6 +63,8 @@ export interface Config {
   sessionIdleMinutes: number;
   /** how often open console sockets have their sessions checked again, for revocations made by another process */
   sessionCheckSeconds: number;
+  /** matches one search request tests against the viewer's scope and filters (archive/search.ts, MATCH_WORK_LIMIT) */
+  searchMatchLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -90,5 +94,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKey: e.KEFU_SECRET_KEY,
     sessionIdleMinutes: e.KEFU_SESSION_IDLE_MINUTES,
     sessionCheckSeconds: e.KEFU_SESSION_CHECK_SECONDS,
+    searchMatchLimit: e.KEFU_SEARCH_MATCH_LIMIT,
   };
 }

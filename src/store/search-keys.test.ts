@@ -137,17 +137,55 @@ for (const dialect of testDialects()) {
       const exact = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a' }), 'all');
       assert.deepEqual([exact.total, exact.totalIsEstimate], [6, false]);
       // only the newest 5 of the 12 matches are tested: 2 or 3 of them are customer A's
-      const bounded = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a', limit: 2 }), 'all', { countWorkLimit: 5 });
+      const bounded = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a', limit: 2 }), 'all', { matchWorkLimit: 5 });
       assert.equal(bounded.totalIsEstimate, true);
       assert.ok(bounded.total >= 2 && bounded.total <= 6, `a lower bound: ${bounded.total}`);
       const found: string[] = [];
       let cursor: string | undefined;
       do {
-        const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a', limit: 2, ...(cursor ? { cursor } : {}) }), 'all', { countWorkLimit: 5 });
+        const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '计数测试', customer: 'count-a', limit: 2, ...(cursor ? { cursor } : {}) }), 'all', { matchWorkLimit: 5 });
         found.push(...r.hits.map((h) => h.messageId));
         cursor = r.nextCursor ?? undefined;
       } while (cursor);
       assert.deepEqual(found, [...mine].reverse());
+    });
+
+    test('a page tests only the newest matches too: a scope with old hits only gets short pages that go on, never a false "nothing found"', async () => {
+      // twelve matches; customer C's three are the oldest
+      const at = (i: number) => T + 200_000 + i * 1000;
+      const olds = await store.db.transaction().execute(async (trx) => {
+        const c = await createCustomer(trx, { name: '丙', externalId: 'walk-c' });
+        const d = await createCustomer(trx, { name: '丁', externalId: 'walk-d' });
+        const cc = (await openConversation(trx, { customerId: c.id, channel: 'web', createdAt: at(0) })).conversation.id;
+        const cd = (await openConversation(trx, { customerId: d.id, channel: 'web', createdAt: at(0) })).conversation.id;
+        const out: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          const [r] = await appender.appendWithin(trx, [{ conversationId: i < 3 ? cc : cd, clientId: null, sender: { kind: 'customer', id: null }, type: 'text', body: `翻页上限 ${i}`, createdAt: at(i) }]);
+          if (r instanceof Error) throw r;
+          if (i < 3) out.push(r.message.id);
+        }
+        return out;
+      });
+      const search = (cursor?: string) => searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '翻页上限', customer: 'walk-c', limit: 2, ...(cursor ? { cursor } : {}) }), 'all', { matchWorkLimit: 5 });
+      // page 1 tests matches 11…7 (none is C's) and says the matches from match 6 on are still to search
+      const p1 = await search();
+      assert.deepEqual(p1.hits, []);
+      assert.equal(p1.searchedBackTo, new Date(at(6)).toISOString());
+      assert.ok(p1.nextCursor, 'an empty page that stopped at the limit goes on');
+      // page 2 tests 6…2 and finds match 2 (short of a full page), page 3 tests 1 and 0 and ends
+      const p2 = await search(p1.nextCursor!);
+      assert.deepEqual(p2.hits.map((h) => h.messageId), [olds[2]]);
+      assert.equal(p2.searchedBackTo, new Date(at(1)).toISOString());
+      const p3 = await search(p2.nextCursor!);
+      assert.deepEqual(p3.hits.map((h) => h.messageId), [olds[1], olds[0]]);
+      assert.deepEqual([p3.nextCursor, p3.searchedBackTo], [null, null]);
+      // without a filter to test, every page fills up and nothing is bounded
+      const all = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '翻页上限', limit: 2 }), 'all', { matchWorkLimit: 5 });
+      assert.equal(all.hits.length, 2);
+      assert.equal(all.searchedBackTo, null);
+      // by relevance only the newest matches are ranked, and the answer says how far back that was
+      const ranked = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '翻页上限', customer: 'walk-c', sort: 'relevance' }), 'all', { matchWorkLimit: 5 });
+      assert.deepEqual([ranked.hits.length, ranked.nextCursor, ranked.searchedBackTo], [0, null, new Date(at(6)).toISOString()]);
     });
   });
 }

@@ -85,6 +85,8 @@ export interface SearchResult {
   total: number;
   totalIsEstimate: boolean;
   nextCursor: string | null;
+  /** set when the server stopped at its work limit short of a full page: matches after this time were searched */
+  searchedBackTo: string | null;
   tookMs: number;
 }
 

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, type SearchHit, type SearchQuery } from '../api.ts';
+import { api, type SearchHit, type SearchQuery, type SearchResult } from '../api.ts';
 
 /** What the archive page searches for: the query string of /archive, one field per filter. */
 export interface ArchiveFilters {
@@ -61,6 +61,26 @@ function toQuery(f: ArchiveFilters): SearchQuery {
 }
 
 export const PAGE_SIZE = 20;
+/**
+ * The server tests at most its work limit of matches against the filters per request, so a narrow scope can get a short
+ * page that goes on; the console asks on by itself this many times before it leaves the rest to the user.
+ */
+export const AUTO_CONTINUE = 3;
+
+/** One page as the user sees it: server pages joined until it is full, ends, or AUTO_CONTINUE more were asked for. */
+async function fetchPage(query: SearchQuery, cursor: string | undefined, signal: AbortSignal | undefined): Promise<SearchResult> {
+  let res = await api.search({ ...query, ...(cursor ? { cursor } : {}), limit: PAGE_SIZE }, signal);
+  const first = res;
+  const hits = [...res.hits];
+  let tookMs = res.tookMs;
+  for (let round = 0; round < AUTO_CONTINUE && hits.length < PAGE_SIZE && res.searchedBackTo && res.nextCursor; round++) {
+    res = await api.search({ ...query, cursor: res.nextCursor, limit: PAGE_SIZE - hits.length }, signal);
+    hits.push(...res.hits);
+    tookMs += res.tookMs;
+  }
+  // every answer counts the same newest matches: the first one's count stands
+  return { ...res, hits, total: Math.max(first.total, hits.length), totalIsEstimate: first.totalIsEstimate, tookMs };
+}
 
 interface State {
   status: 'idle' | 'loading' | 'done' | 'error';
@@ -69,6 +89,8 @@ interface State {
   totalIsEstimate: boolean;
   tookMs: number;
   nextCursor: string | null;
+  /** the last page stopped at the server's work limit: matches after this time were searched (see SearchResult) */
+  searchedBackTo: string | null;
   error: unknown;
   loadingMore: boolean;
   moreError: unknown;
@@ -80,7 +102,7 @@ export interface ArchiveSearch extends State {
   retry(): void;
 }
 
-const IDLE: State = { status: 'idle', hits: [], total: 0, totalIsEstimate: false, tookMs: 0, nextCursor: null, error: null, loadingMore: false, moreError: null };
+const IDLE: State = { status: 'idle', hits: [], total: 0, totalIsEstimate: false, tookMs: 0, nextCursor: null, searchedBackTo: null, error: null, loadingMore: false, moreError: null };
 
 /** Runs the search whenever `key` (the canonical query string) changes, and pages on with the server's cursor. */
 export function useArchiveSearch(filters: ArchiveFilters, key: string): ArchiveSearch {
@@ -100,10 +122,10 @@ export function useArchiveSearch(filters: ArchiveFilters, key: string): ArchiveS
     inFlight.current?.abort();
     inFlight.current = ctrl;
     setState({ ...IDLE, status: 'loading' });
-    api.search({ ...toQuery(f), limit: PAGE_SIZE }, ctrl.signal).then(
+    fetchPage(toQuery(f), undefined, ctrl.signal).then(
       (res) => {
         if (ctrl.signal.aborted) return;
-        setState({ ...IDLE, status: 'done', hits: res.hits, total: res.total, totalIsEstimate: res.totalIsEstimate, tookMs: res.tookMs, nextCursor: res.nextCursor });
+        setState({ ...IDLE, status: 'done', hits: res.hits, total: res.total, totalIsEstimate: res.totalIsEstimate, tookMs: res.tookMs, nextCursor: res.nextCursor, searchedBackTo: res.searchedBackTo });
       },
       (error: unknown) => {
         if (ctrl.signal.aborted) return;
@@ -122,7 +144,7 @@ export function useArchiveSearch(filters: ArchiveFilters, key: string): ArchiveS
     const ctrl = inFlight.current;
     const cursor = s.nextCursor;
     setState((prev) => ({ ...prev, loadingMore: true, moreError: null }));
-    api.search({ ...toQuery(filtersRef.current), cursor, limit: PAGE_SIZE }, ctrl?.signal).then(
+    fetchPage(toQuery(filtersRef.current), cursor, ctrl?.signal).then(
       (res) => {
         if (ctrl?.signal.aborted) return;
         setState((prev) => {
@@ -135,6 +157,7 @@ export function useArchiveSearch(filters: ArchiveFilters, key: string): ArchiveS
             total: res.total,
             totalIsEstimate: res.totalIsEstimate,
             nextCursor: res.nextCursor,
+            searchedBackTo: res.searchedBackTo,
             loadingMore: false,
           };
         });

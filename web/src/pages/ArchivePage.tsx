@@ -7,7 +7,7 @@ import type { SearchHit } from '../api.ts';
 import { CustomerAvatar } from '../components/CustomerAvatar.tsx';
 import { Highlighted, SenderTag } from '../components/SenderTag.tsx';
 import { errorText } from '../errors.ts';
-import { isMediaType, timestamp } from '../format.ts';
+import { fullDateTime, isMediaType, timestamp } from '../format.ts';
 import {
   activeFilterCount,
   EMPTY_FILTERS,
@@ -18,7 +18,7 @@ import {
   type ArchiveFilters,
   type FilterKey,
 } from '../hooks/useArchiveSearch.ts';
-import { useI18n, type Translate } from '../i18n.ts';
+import { useI18n, type Lang, type Translate } from '../i18n.ts';
 import { Link, navigate, paths } from '../router.ts';
 
 const isImeEnter = (e: KeyboardEvent<HTMLInputElement>) => e.nativeEvent.isComposing || e.keyCode === 229;
@@ -195,7 +195,7 @@ export function ArchivePage({ params }: { params: URLSearchParams }) {
   );
 }
 
-function Results({ search, searchable, lang }: { search: ReturnType<typeof useArchiveSearch>; searchable: boolean; lang: string }) {
+function Results({ search, searchable, lang }: { search: ReturnType<typeof useArchiveSearch>; searchable: boolean; lang: Lang }) {
   const { t } = useI18n();
 
   if (!searchable) {
@@ -235,6 +235,21 @@ function Results({ search, searchable, lang }: { search: ReturnType<typeof useAr
       </div>
     );
   }
+  if (search.hits.length === 0 && search.searchedBackTo && search.nextCursor) {
+    // the newest matches were tested and none is in the viewer's scope or filters: the older ones are still to search
+    return (
+      <div className="kf-archive-state" data-empty="partial">
+        <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('archive.noneSince', { time: fullDateTime(search.searchedBackTo, lang) })}>
+          <span className="kf-hint">{t('archive.workLimitHint')}</span>
+          <div>
+            <Button type="primary" onClick={search.loadMore} loading={search.loadingMore} className="kf-search-older">
+              {t('archive.searchOlder')}
+            </Button>
+          </div>
+        </Empty>
+      </div>
+    );
+  }
   if (search.hits.length === 0) {
     return (
       <div className="kf-archive-state" data-empty="true">
@@ -268,10 +283,19 @@ function Results({ search, searchable, lang }: { search: ReturnType<typeof useAr
               </Button>
             }
           />
+        ) : search.nextCursor && search.searchedBackTo ? (
+          <>
+            <span className="kf-hint kf-searched-back-to">{t('archive.searchedSince', { time: fullDateTime(search.searchedBackTo, lang) })}</span>
+            <Button onClick={search.loadMore} loading={search.loadingMore} block className="kf-search-older">
+              {t('archive.searchOlder')}
+            </Button>
+          </>
         ) : search.nextCursor ? (
           <Button onClick={search.loadMore} loading={search.loadingMore} block>
             {t('archive.loadMore')}
           </Button>
+        ) : search.searchedBackTo ? (
+          <span className="kf-hint kf-searched-back-to">{t('archive.rankedSince', { time: fullDateTime(search.searchedBackTo, lang) })}</span>
         ) : (
           <span className="kf-hint">{t('archive.end')}</span>
         )}
