@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, DialectName, MessageType, SenderKind } from '../store/index.ts';
 import { catchUpSearchIndex, countInIndex, keyAfterNewest, matchingMessages, relevanceScore, searchKeyColumn, type KeyRange } from '../store/dialect/search.ts';
-import { keyRange, readDrift } from '../store/search-keys.ts';
+import { KEY_SLOTS_PER_MS, keyRange, readDrift } from '../store/search-keys.ts';
 import { queryTokens, toFts5Match, toTsQuery } from './tokenizer.ts';
 import { conversationScope, unmaskScope, type Viewer } from '../governance/policies/conversations.ts';
 import { makeSnippet, type Snippet } from './snippet.ts';
@@ -238,7 +238,7 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
     const last = shown.at(-1)!;
     nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit }) : encodeCursor({ k: Number(last.k), id: last.id });
   } else if (pageBoundary !== null) {
-    // the work limit ended the page: the next one starts at the boundary's match, the oldest not yet tested
+    // the work limit ended the page: the next one starts at the boundary's match, the newest not yet tested
     searchedBackTo = new Date(await createdAtOfKey(db, pageBoundary)).toISOString();
     if (!byRelevance) nextCursor = encodeCursor({ k: pageBoundary + 1 });
   }
@@ -253,10 +253,10 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   };
 }
 
-/** When the message with this search key was written (a key is that time × 8 plus a slot, later on a collision). */
+/** When the message with this search key was written (a key is that time × KEY_SLOTS_PER_MS plus a slot, later on a collision). */
 async function createdAtOfKey(db: Kysely<Database>, key: number): Promise<number> {
   const r = await db.selectFrom('message').select('created_at').where('search_key', '=', key).limit(1).executeTakeFirst();
-  return r ? Number(r.created_at) : Math.floor(key / 8);
+  return r ? Number(r.created_at) : Math.floor(key / KEY_SLOTS_PER_MS);
 }
 
 /** The search-key range of the time filter (the filter on created_at itself is applied too). */
