@@ -99,6 +99,10 @@ export function openSqliteConnection(file: string, opts: { syncOnCommit?: boolea
   sqlite.pragma('wal_autocheckpoint = 0');
   const db = sqliteKysely(sqlite, () => null);
   if (opts.syncOnCommit === false) sqlite.pragma('synchronous = NORMAL');
+  // the writer's multi-row inserts open a statement journal each; as files (the default) that was a create, writes and
+  // an unlink in /var/tmp dozens of times a second and a third of the bytes the writer wrote (docs/BENCHMARKS.md).
+  // Its statements are small, so memory is safe here; the server's connection keeps files for large sorts
+  sqlite.pragma('temp_store = MEMORY');
   return db;
 }
 

@@ -24,9 +24,24 @@ parentPort.on('message', (m) => {
   if (m === 'stop') stopping = true;
 });
 
+// A pass copies the frames of the last second while the writers go on: more frames arrive meanwhile (tens of ms at
+// 4,000 messages/s). Further passes copy those, until one is left with few, so that the message writer's own pass
+// after this one (finishCheckpoint) copies and syncs only a few ms of frames: it holds up every commit while it runs
+// (~50 ms at 4,000/s after a single pass, ~8 ms after this, docs/BENCHMARKS.md).
+const MAX_PASSES = 4;
+const FEW_FRAMES = 64;
+
 function checkpoint() {
   try {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    let [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    for (let pass = 1; pass < MAX_PASSES; pass++) {
+      const copied = r.checkpointed;
+      const [next] = db.pragma('wal_checkpoint(PASSIVE)');
+      // a log started again from its beginning meanwhile has fewer frames than were copied: nothing is left behind
+      const arrived = next.log - copied;
+      r = next;
+      if (arrived < FEW_FRAMES) break;
+    }
     parentPort.postMessage({ type: 'checkpointed', log: r.log, checkpointed: r.checkpointed });
   } catch (err) {
     parentPort.postMessage({ type: 'error', message: String(err?.message ?? err) });
