@@ -103,11 +103,34 @@ export async function getCustomer(db: Kysely<Database>, id: string): Promise<Cus
   return r && toCustomer(r);
 }
 
-/** A customer as staff see it: contact details masked like message text. */
+/** A customer as staff see it: contact details and every value in the attributes masked like message text. */
 export function presentCustomerForStaff(c: Customer): Customer {
   const mask = (v: string | null) => (v === null ? null : maskPii(v).text);
-  return { ...c, name: maskPii(c.name).text, phone: mask(c.phone), email: mask(c.email) };
+  return { ...c, name: maskPii(c.name).text, phone: mask(c.phone), email: mask(c.email), attributes: maskAttributes(c.attributes) };
 }
+
+/**
+ * Attributes are whatever the host system stores (备用电话, 身份证, 地址…), so every string in them, at any depth, is
+ * masked; a number too when its digits are personal data (a phone stored as a JSON number). Keys are labels and stay.
+ */
+export function maskAttributes(attributes: Record<string, unknown>): Record<string, unknown> {
+  return maskValue(attributes) as Record<string, unknown>;
+}
+
+function maskValue(v: unknown): unknown {
+  if (typeof v === 'string') return maskPii(v).text;
+  if (typeof v === 'number') {
+    const written = String(v);
+    const masked = maskPii(written).text;
+    return masked === written ? v : masked;
+  }
+  if (Array.isArray(v)) return v.map(maskValue);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskValue(x)]));
+  return v;
+}
+
+/** a field of the customer that masking can change: a contact detail, or `attributes.<key>` for an attribute */
+export type CustomerPiiField = 'name' | 'phone' | 'email' | `attributes.${string}`;
 
 /** The fields presentCustomerForStaff masks, as written: what 显示原文 shows of the customer. */
 export interface CustomerOriginal {
@@ -115,14 +138,16 @@ export interface CustomerOriginal {
   name: string;
   phone: string | null;
   email: string | null;
+  attributes: Record<string, unknown>;
   /** the fields whose masked form differs (held personal data), for the audit trail */
-  pii: Array<'name' | 'phone' | 'email'>;
+  pii: CustomerPiiField[];
 }
 
 export function customerOriginal(c: Customer): CustomerOriginal {
   const masked = presentCustomerForStaff(c);
-  const pii = (['name', 'phone', 'email'] as const).filter((f) => masked[f] !== c[f]);
-  return { id: c.id, name: c.name, phone: c.phone, email: c.email, pii };
+  const pii: CustomerPiiField[] = (['name', 'phone', 'email'] as const).filter((f) => masked[f] !== c[f]);
+  for (const [k, v] of Object.entries(c.attributes)) if (JSON.stringify(masked.attributes[k]) !== JSON.stringify(v)) pii.push(`attributes.${k}`);
+  return { id: c.id, name: c.name, phone: c.phone, email: c.email, attributes: c.attributes, pii };
 }
 
 /** external_id → customer id, for the external ids that exist */

@@ -34,7 +34,11 @@ const NEAR_MISS_MESSAGE = `订单号 202611250001，下单日期 2026-11-25，�
 const LIVE = { text: '刚换了新号码 +86 186 1234 5678，以后联系这个', pii: ['186 1234 5678', '18612345678'] };
 const AMOUNT_MESSAGE = '另一笔订单金额 12999.50 元，麻烦联系财务核对';
 
-const ALL_PII = [...PLANTED.flatMap((p) => p.pii), ...LIVE.pii];
+/** attributes as a host system stores them: a phone and an ID card number beside values that stay readable */
+const ATTRIBUTES = { 备用电话: '13600002222', 配偶身份证: '11010519491231002X', 会员卡号: 'VIP-2026-0088' };
+const ATTRIBUTE_PII = ['13600002222'];
+
+const ALL_PII = [...PLANTED.flatMap((p) => p.pii), ...LIVE.pii, ...ATTRIBUTE_PII];
 const digitsOf = (s: string) => s.replace(/\D/g, '');
 /** separators a page might render a number with; removed before looking for a number's bare digits */
 const squeeze = (s: string) => s.replace(/[\s\-()（）+]/g, '');
@@ -81,7 +85,7 @@ test('no personal data on any console page without an unmask grant; 显示原文
   for (const p of PLANTED) await send(p.text, conversationId);
   const customerId = (await api(srv, 'GET', `/api/v1/conversations/${conversationId}`, { cookie: agentCookie })).body.conversation.customerId as string;
   // contact details as an integration would store them: masked in the panel until 显示原文
-  await srv.server.store.db.updateTable('customer').set({ phone: '13700001111', email: 'li.na@example.cn' }).where('id', '=', customerId).execute();
+  await srv.server.store.db.updateTable('customer').set({ phone: '13700001111', email: 'li.na@example.cn', attributes: JSON.stringify(ATTRIBUTES) }).where('id', '=', customerId).execute();
 
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' });
   const [name, value] = agentCookie.split('=') as [string, string];
@@ -113,6 +117,9 @@ test('no personal data on any console page without an unmask grant; 显示原文
     await page.getByText('以后联系这个', { exact: false }).first().waitFor();
     await assertNoPii(page, 'customer page');
     await assertNearMissesVisible(page, 'customer page');
+    // the profile's attributes: personal numbers masked, the rest as written
+    await page.getByText('136****2222').first().waitFor();
+    await page.getByText('VIP-2026-0088').first().waitFor();
   });
 
   await t.test('archive search results and snippets: masked, also when searching the number itself', async () => {
@@ -156,12 +163,18 @@ test('no personal data on any console page without an unmask grant; 显示原文
     const panel = page.locator('.kf-customer');
     await panel.getByText('137****1111').waitFor();
     assert.equal(await panel.getByText('13700001111').count(), 0, 'the panel is masked before 显示原文');
+    await panel.getByText('136****2222').waitFor();
+    assert.equal(await panel.getByText('13600002222').count(), 0, 'the attributes are masked before 显示原文');
     await show.click();
     await messages.getByText('13812345678', { exact: false }).waitFor();
     // the customer's contact details are shown as written too, marked like the messages
     await panel.getByText('13700001111').waitFor();
     await panel.getByText('li.na@example.cn').waitFor();
-    assert.equal(await panel.locator('.kf-unmasked-field .is-unmasked').count(), 2);
+    await panel.getByText('13600002222').waitFor();
+    await panel.getByText('11010519491231002X').waitFor();
+    // phone, email and the two attributes that held personal data; the card number was never masked
+    assert.equal(await panel.locator('.kf-unmasked-field .is-unmasked').count(), 4);
+    assert.equal(await panel.getByText('VIP-2026-0088').count(), 1);
     for (const p of [...PLANTED, LIVE]) await messages.getByText(p.text, { exact: true }).waitFor();
     assert.ok((await page.locator('.kf-pii-warning.is-unmasked').count()) >= PLANTED.length);
     await page.getByRole('button', { name: /隐\s*藏\s*原\s*文/ }).click();
@@ -169,14 +182,16 @@ test('no personal data on any console page without an unmask grant; 显示原文
     assert.equal(await messages.getByText('13812345678', { exact: false }).count(), 0);
     await panel.getByText('137****1111').waitFor();
     assert.equal(await panel.getByText('13700001111').count(), 0, 'hidden again in the panel');
+    assert.equal(await panel.getByText('13600002222').count(), 0, 'the attributes are hidden again in the panel');
 
     const audit = await api(srv, 'GET', '/api/v1/audit?action=unmask', { cookie: adminCookie });
-    const events = audit.body.events as Array<{ actor: { login: string }; target: { type: string; id: string }; ip: string; detail: { grant: string; messages: number } }>;
+    const events = audit.body.events as Array<{ actor: { login: string }; target: { type: string; id: string }; ip: string; detail: { grant: string; messages: number; customerPii: string[] } }>;
     assert.equal(events.length, 1);
     assert.equal(events[0]!.actor.login, 'kefu-li');
     assert.deepEqual(events[0]!.target, { type: 'conversation', id: conversationId });
     assert.equal(events[0]!.detail.grant, grantId);
     assert.equal(events[0]!.detail.messages, PLANTED.length + 3);
+    assert.deepEqual(events[0]!.detail.customerPii, ['phone', 'email', 'attributes.备用电话', 'attributes.配偶身份证']);
     assert.ok(events[0]!.ip);
   });
 

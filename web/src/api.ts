@@ -50,7 +50,9 @@ export interface CustomerOriginal {
   name: string;
   phone: string | null;
   email: string | null;
-  pii: Array<'name' | 'phone' | 'email'>;
+  attributes: Record<string, unknown>;
+  /** fields that held personal data: name, phone, email, or `attributes.<key>` */
+  pii: Array<'name' | 'phone' | 'email' | `attributes.${string}`>;
 }
 
 export interface Customer {

@@ -27,9 +27,9 @@ export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenCo
   const { t, lang } = useI18n();
   const { customer: masked, conversations, loading, error } = useCustomer(customerId, refreshKey);
   const unmasked = original && masked && original.id === masked.id ? original : null;
-  const customer = masked && unmasked ? { ...masked, name: unmasked.name, phone: unmasked.phone, email: unmasked.email } : masked;
+  const customer = masked && unmasked ? { ...masked, name: unmasked.name, phone: unmasked.phone, email: unmasked.email, attributes: unmasked.attributes } : masked;
   /** a field shown as written carries the same note as an unmasked message */
-  const field = (f: 'name' | 'phone' | 'email', value: string | null) =>
+  const field = (f: CustomerOriginal['pii'][number], value: string | null) =>
     value === null ? null : unmasked?.pii.includes(f) ? (
       <span className="kf-unmasked-field">
         {value}{' '}
@@ -81,7 +81,7 @@ export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenCo
               { key: 'phone', label: t('customer.phone'), children: field('phone', customer.phone) ?? missing },
               { key: 'email', label: t('customer.email'), children: field('email', customer.email) ?? missing },
               { key: 'since', label: t('customer.since'), children: fullDateTime(customer.createdAt, lang) },
-              ...Object.entries(customer.attributes).map(([k, v]) => ({ key: `attr-${k}`, label: k, children: attributeText(v) })),
+              ...Object.entries(customer.attributes).map(([k, v]) => ({ key: `attr-${k}`, label: k, children: field(`attributes.${k}`, attributeText(v)) })),
             ]}
           />
           <h2 className="kf-panel-title">
