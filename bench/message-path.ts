@@ -231,6 +231,21 @@ async function probe(server: RunningServer): Promise<Probe> {
 }
 
 const BATCH_BUCKETS = ['1', '2', '5', '10', '20', '50', '100', '200', '500', '+Inf'];
+/** the upper bounds of kefu_message_queue_seconds and kefu_message_commit_seconds (src/server/metrics.ts) */
+const WAIT_BUCKETS = ['0.001', '0.002', '0.005', '0.01', '0.02', '0.03', '0.05', '0.1', '0.2', '0.5', '1', '2', '5', '+Inf'];
+
+/** p50 / p99 of a server histogram over the window, as the upper bound (ms) of the bucket holding it: coarse but honest */
+function histogramQuantilesMs(d: (k: string) => number, name: string): { count: number; p50: string | null; p99: string | null } {
+  const cumulative = WAIT_BUCKETS.map((le) => d(`${name}_bucket{le="${le}"}`));
+  const count = cumulative[cumulative.length - 1]!;
+  const at = (q: number) => {
+    if (count === 0) return null;
+    const i = cumulative.findIndex((c) => c >= q * count);
+    const le = WAIT_BUCKETS[i]!;
+    return le === '+Inf' ? `> ${Number(WAIT_BUCKETS[i - 1]) * 1000}` : `≤ ${Number(le) * 1000}`;
+  };
+  return { count, p50: at(0.5), p99: at(0.99) };
+}
 
 function kefuMetricsDelta(a: Map<string, number>, b: Map<string, number>) {
   const d = (k: string) => (b.get(k) ?? 0) - (a.get(k) ?? 0);
@@ -246,6 +261,9 @@ function kefuMetricsDelta(a: Map<string, number>, b: Map<string, number>) {
     messagesCommitted: messages,
     meanBatch: commits > 0 ? Math.round((messages / commits) * 10) / 10 : null,
     batchSizeHistogram: buckets,
+    // where an acknowledged message's wait went: for a group commit to take it, then that commit and its sync
+    queueMs: histogramQuantilesMs(d, 'kefu_message_queue_seconds'),
+    commitMs: histogramQuantilesMs(d, 'kefu_message_commit_seconds'),
     // prom-client resets its event-loop-delay histogram on every scrape, so the 'to' scrape covers the window
     eventLoopDelayMs: {
       p50: round((b.get('nodejs_eventloop_lag_p50_seconds') ?? NaN) * 1000),
@@ -576,6 +594,11 @@ function table(all: ScenarioResult[]): string {
     };
     row('  server event-loop delay ms p99 / max', eld(k), eld(r));
     if (k && (k.server as any).meanBatch != null) row('  kefu group commit: commits/s, mean batch', `${round((k.server as any).commits / k.seconds, 1)}/s, ${(k.server as any).meanBatch}`, '');
+    const waits = k?.server as { queueMs?: { p50: string | null; p99: string | null }; commitMs?: { p50: string | null; p99: string | null } } | undefined;
+    if (waits?.queueMs?.p50 && waits.commitMs?.p50) {
+      row('  kefu ms waiting for a commit p50 / p99 (bucket bound)', `${waits.queueMs.p50} / ${waits.queueMs.p99}`, '');
+      row('  kefu ms of the commit and sync p50 / p99 (bucket bound)', `${waits.commitMs.p50} / ${waits.commitMs.p99}`, '');
+    }
   }
   return lines.join('\n');
 }

@@ -38,7 +38,17 @@ export function transactionWriter(db: Kysely<Database>, dialect: DialectName): B
  */
 export const MAX_BATCH = 2048;
 
+/** Where a batch's time went, for the metrics (`kefu_message_queue_seconds`, `kefu_message_commit_seconds`). */
+export interface BatchTiming {
+  /** per message: ms from append() until its batch was handed to the writer */
+  queuedMs: number[];
+  /** ms from the hand-over until the writer answered (commit and sync to disk) */
+  writeMs: number;
+}
+
 interface Pending {
+  /** performance.now() at append() */
+  at: number;
   input: AppendInput;
   resolve: (r: AppendResult) => void;
   reject: (e: Error) => void;
@@ -50,7 +60,7 @@ interface Pending {
  * durable. The rules (seq, hash chain, idempotency) are in writeMessageBatch; the writer decides where it runs: on
  * this connection, or on the SQLite writer thread (append-thread.ts), which takes the database work off the event loop.
  */
-export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[], Map<string, ConversationRouting>] }> {
+export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[], Map<string, ConversationRouting>]; timed: [BatchTiming] }> {
   private queue: Pending[] = [];
   private scheduled = false;
   /** batches handed to the writer and not yet answered, oldest first */
@@ -70,7 +80,7 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
 
   append(input: AppendInput): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
+      this.queue.push({ at: performance.now(), input, resolve, reject });
       this.schedule();
     });
   }
@@ -112,8 +122,10 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     let result: BatchOutcome;
+    const handedAt = performance.now();
     try {
       result = await this.writer.write(batch.map((p) => p.input));
+      if (this.listenerCount('timed') > 0) this.emit('timed', { queuedMs: batch.map((p) => handedAt - p.at), writeMs: performance.now() - handedAt });
     } catch (err) {
       // not stored, or committed but not known to be on disk: a retry with the same clientId returns the stored message
       const e = new AppendError('storage_failed', `message not stored: ${(err as Error).message}`);

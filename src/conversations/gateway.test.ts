@@ -14,6 +14,24 @@ for (const dialect of testDialects()) {
     });
     after(async () => t.close());
 
+    test('/metrics tells how long acknowledged messages waited for their group commit and for the commit itself', async () => {
+      const count = async () => {
+        const text = await (await fetch(`${t.url}/metrics`)).text();
+        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0); // a labelled counter has no line before its first count
+        return { queued: value('kefu_message_queue_seconds_count'), commits: value('kefu_message_commit_seconds_count'), batches: value('kefu_message_commit_batch_size_count'), stored: value('kefu_messages_stored_total{sender="customer"}') };
+      };
+      const before = await count();
+      const customer = t.customer();
+      await nextEvent(customer, 'session');
+      for (const n of [1, 2, 3]) assert.equal((await call(customer, 'message:send', { clientId: `metrics-${n}`, text: `第${n}条` })).ok, true);
+      customer.disconnect();
+      const after = await count();
+      assert.equal(after.queued - before.queued, 3, 'one wait a message');
+      assert.equal(after.commits - before.commits, after.batches - before.batches, 'one commit time a batch');
+      assert.ok(after.commits - before.commits >= 1);
+      assert.equal(after.stored - before.stored, 3);
+    });
+
     test('round trip: customer → agent → customer', async () => {
       const agent = t.agent(cookie);
       await connected(agent);
