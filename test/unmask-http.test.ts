@@ -42,6 +42,7 @@ describe('unmasking over HTTP', () => {
     const customerId: string = (await api(t, 'GET', `/api/v1/conversations/${conversationId}`, { cookie: cookie.agent })).body.conversation.customerId;
     const profile = JSON.stringify((await api(t, 'GET', `/api/v1/customers/${customerId}`, { cookie: cookie.agent })).body);
     for (const leak of ['13700001111', 'li.na@example.cn']) assert.ok(!profile.includes(leak), `the customer profile leaks ${leak}`);
+    assert.deepEqual(JSON.parse(profile).mayUnmask, [], 'the customer page offers no 显示原文 without a grant');
     assert.equal((await api(t, 'GET', `/api/v1/conversations/${conversationId}`, { cookie: cookie.agent })).body.mayUnmask, false);
     const refused = await api(t, 'POST', `/api/v1/conversations/${conversationId}/unmask`, { cookie: cookie.agent, body: {} });
     assert.equal(refused.status, 403);
@@ -77,6 +78,9 @@ describe('unmasking over HTTP', () => {
     assert.deepEqual(shown.body.customer.pii, ['phone', 'email']);
     const profile = JSON.stringify((await api(t, 'GET', `/api/v1/customers/${shown.body.customer.id}`, { cookie: cookie.agent })).body);
     assert.ok(!profile.includes('13700001111') && !profile.includes('li.na@example.cn'), 'the profile is still masked');
+    // the customer page offers 显示原文 for exactly the conversations the grant covers, to its holder only
+    assert.deepEqual(JSON.parse(profile).mayUnmask, [conversationId]);
+    assert.deepEqual((await api(t, 'GET', `/api/v1/customers/${shown.body.customer.id}`, { cookie: cookie.supervisor })).body.mayUnmask, []);
     const [event] = await listAudit(t.server.store.db, { action: 'unmask' });
     assert.ok(event);
     assert.equal(event.actor.login, 'u-agent');

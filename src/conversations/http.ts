@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Database } from '../store/index.ts';
 import { getCustomer } from '../customers/index.ts';
 import { actorOf, requireViewer } from '../governance/http.ts';
-import { canReadConversation, canReadCustomer, canWriteConversation, grantUsedFor, unmaskGrantFor, unreadableAs, type Viewer } from '../governance/policies/conversations.ts';
+import { canReadConversation, canReadCustomer, canWriteConversation, grantUsedFor, unmaskableAmong, unmaskGrantFor, unreadableAs, type Viewer } from '../governance/policies/conversations.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { HttpError, parseOr400 } from '../server/http-errors.ts';
 import { type ConversationUpdates, getConversation, listCustomerConversations, listInbox, listMessagesAfter, markRead, resolveConversation } from './conversations.ts';
@@ -123,6 +123,8 @@ export function registerConversationRoutes(app: FastifyInstance, db: Kysely<Data
     const grant = await grantUsedFor(db, user, { customerId: id });
     await audit.record({ actor: actorOf(user), action: 'view', target: { type: 'customer', id }, ip: request.ip, ...(grant ? { detail: { grant } } : {}) });
     const conversations = await listCustomerConversations(db, id, user);
-    return { customer: presentCustomerForStaff(customer), conversations: conversations.map((c) => presentConversation(c)) };
+    // the conversations listed here that 显示原文 may show as written (each through POST …/conversations/:id/unmask)
+    const mayUnmask = await unmaskableAmong(db, user, conversations.map((c) => c.id));
+    return { customer: presentCustomerForStaff(customer), conversations: conversations.map((c) => presentConversation(c)), mayUnmask };
   });
 }

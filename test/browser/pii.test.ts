@@ -195,5 +195,35 @@ test('no personal data on any console page without an unmask grant; 显示原文
     assert.ok(events[0]!.ip);
   });
 
+  await t.test('the customer page: 显示原文 shows the profile and the conversations the grant covers as written, audited', async () => {
+    await page.goto(`${srv.url}/customers/${customerId}`);
+    const show = page.getByRole('button', { name: /显\s*示\s*原\s*文/ });
+    await show.waitFor();
+    const transcript = page.locator(`.kf-transcript[data-conversation-id="${conversationId}"]`);
+    await transcript.getByText('有问题请联系我', { exact: false }).waitFor();
+    await assertNoPii(page, 'customer page of a grant holder before 显示原文');
+    await show.click();
+    const profile = page.locator('.kf-profile');
+    await profile.getByText('13700001111').waitFor();
+    await profile.getByText('13600002222').waitFor();
+    await profile.getByText('li.na@example.cn').waitFor();
+    // phone, email and the two attributes that held personal data
+    assert.equal(await profile.locator('.kf-unmasked-field .is-unmasked').count(), 4);
+    for (const p of [...PLANTED, LIVE]) await transcript.getByText(p.text, { exact: false }).first().waitFor();
+    assert.ok((await transcript.locator('.kf-unmasked-field .is-unmasked').count()) >= PLANTED.length + 1);
+    await page.getByRole('button', { name: /隐\s*藏\s*原\s*文/ }).click();
+    await transcript.getByText('138****5678', { exact: false }).waitFor();
+    await profile.getByText('137****1111').waitFor();
+    await assertNoPii(page, 'customer page after 隐藏原文');
+
+    // one more unmask event: the conversation the grant covers, shown from the customer page
+    const audit = await api(srv, 'GET', '/api/v1/audit?action=unmask', { cookie: adminCookie });
+    const events = audit.body.events as Array<{ actor: { login: string }; target: { type: string; id: string }; detail: { grant: string; customerPii: string[] } }>;
+    assert.equal(events.length, 2);
+    assert.equal(events[0]!.actor.login, 'kefu-li');
+    assert.deepEqual(events[0]!.target, { type: 'conversation', id: conversationId });
+    assert.equal(events[0]!.detail.grant, grantId);
+  });
+
   assert.deepEqual(errors, []);
 });

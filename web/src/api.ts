@@ -359,7 +359,8 @@ export const api = {
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
     return request<SearchResult>('GET', `/api/v1/search?${params}`, undefined, signal);
   },
-  customer: (id: string) => request<{ customer: Customer; conversations: ConversationSummary[] }>('GET', `/api/v1/customers/${enc(id)}`),
+  /** mayUnmask: the listed conversations an unmask grant of the viewer covers (显示原文 on the customer page) */
+  customer: (id: string) => request<{ customer: Customer; conversations: ConversationSummary[]; mayUnmask: string[] }>('GET', `/api/v1/customers/${enc(id)}`),
   requestGrant: (body: GrantRequest) => request<{ grant: Grant }>('POST', '/api/v1/grants', body),
   grants: (which: 'mine' | 'pending' | 'all') => request<{ grants: Grant[]; mayDecide: boolean }>('GET', `/api/v1/grants?${which}=1`),
   approveGrant: (id: string, note?: string) => request<{ grant: Grant }>('POST', `/api/v1/grants/${enc(id)}/approve`, note ? { note } : {}),
@@ -368,6 +369,21 @@ export const api = {
 };
 
 /** Every message of a conversation after a seq, following the server's pages. */
+/** 显示原文 of a whole conversation, page after page (each page audited): the original text by seq, and the customer as written */
+export async function unmaskConversation(id: string): Promise<{ original: Record<number, string>; customer: CustomerOriginal | null }> {
+  const original: Record<number, string> = {};
+  let customer: CustomerOriginal | null = null;
+  for (let after = 0; ; ) {
+    const page = await api.unmask(id, after);
+    customer = page.customer;
+    for (const m of page.messages) original[m.seq] = m.text;
+    const last = page.messages.at(-1);
+    if (!page.hasMore || !last) break;
+    after = last.seq;
+  }
+  return { original, customer };
+}
+
 export async function fetchMessagesAfter(conversationId: string, afterSeq: number): Promise<MessageView[]> {
   const pageSize = 500;
   const all: MessageView[] = [];

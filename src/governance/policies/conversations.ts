@@ -1,5 +1,5 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
-import type { Database } from '../../store/index.ts';
+import { inChunks, type Database } from '../../store/index.ts';
 import type { Role } from '../users.ts';
 import { groupIdsOf } from '../org.ts';
 
@@ -191,6 +191,25 @@ export async function unmaskGrantsOf(db: Kysely<Database>, viewer: Viewer): Prom
     .orderBy('id')
     .execute();
   return rows.map((r) => r.id);
+}
+
+/** Which of these conversations a valid unmask grant of the viewer covers (the customer page's 显示原文). */
+export async function unmaskableAmong(db: Kysely<Database>, viewer: Viewer, conversationIds: readonly string[]): Promise<string[]> {
+  const rows = await inChunks(conversationIds, (chunk) =>
+    db
+      .selectFrom('access_grant_conversation as gc')
+      .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
+      .select('gc.conversation_id')
+      .distinct()
+      .where('gc.conversation_id', 'in', chunk)
+      .where('g.requester_id', '=', viewer.id)
+      .where('g.state', '=', 'approved')
+      .where('g.unmask', '=', 1)
+      .where('g.expires_at', '>', Date.now())
+      .execute(),
+  );
+  const covered = new Set(rows.map((r) => r.conversation_id));
+  return conversationIds.filter((id) => covered.has(id));
 }
 
 /** The valid unmask grant through which a viewer may see this conversation unmasked (the one expiring last), or null. */

@@ -1,4 +1,4 @@
-import { Alert, Descriptions, Skeleton, Tag, Tooltip, Typography } from 'antd';
+import { Alert, Descriptions, Skeleton, Tag, Typography } from 'antd';
 import { CrownFilled, RightOutlined } from '@ant-design/icons';
 import type { CustomerOriginal } from '../api.ts';
 import { errorText } from '../errors.ts';
@@ -8,6 +8,7 @@ import { useI18n } from '../i18n.ts';
 import { Link, paths } from '../router.ts';
 import { CustomerAvatar } from './CustomerAvatar.tsx';
 import { StateTag } from './StateTag.tsx';
+import { UnmaskedValue } from './UnmaskedValue.tsx';
 
 interface Props {
   customerId: string | null;
@@ -29,19 +30,7 @@ export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenCo
   const unmasked = original && masked && original.id === masked.id ? original : null;
   const customer = masked && unmasked ? { ...masked, name: unmasked.name, phone: unmasked.phone, email: unmasked.email, attributes: unmasked.attributes } : masked;
   /** a field shown as written carries the same note as an unmasked message */
-  const field = (f: CustomerOriginal['pii'][number], value: string | null) =>
-    value === null ? null : unmasked?.pii.includes(f) ? (
-      <span className="kf-unmasked-field">
-        {value}{' '}
-        <Tooltip title={t('unmask.shownHint')}>
-          <Tag color="orange" variant="filled" className="kf-pii-warning is-unmasked">
-            {t('unmask.shown')}
-          </Tag>
-        </Tooltip>
-      </span>
-    ) : (
-      value
-    );
+  const field = (f: CustomerOriginal['pii'][number], value: string | null) => (value === null ? null : unmasked?.pii.includes(f) ? <UnmaskedValue>{value}</UnmaskedValue> : value);
 
   if (!customerId) return <aside className="kf-customer" aria-label={t('customer.title')} />;
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import type { Socket } from 'socket.io-client';
-import { api, fetchMessagesAfter, type ConversationSummary, type Customer, type CustomerOriginal, type MessageView, type User } from '../api.ts';
+import { api, fetchMessagesAfter, unmaskConversation, type ConversationSummary, type Customer, type CustomerOriginal, type MessageView, type User } from '../api.ts';
 import { emitWithAck, newClientId, useLatest, useSocketEvent, type ReadEvent, type SendAck, type SyncAck, type TypingEvent } from '../realtime.ts';
 
 /** One open conversation: its messages in seq order, the agent's unacknowledged replies, and the customer's live state. */
@@ -292,16 +292,7 @@ export function useConversation({
   const showOriginal = useCallback(async () => {
     const id = latest.current.state.id;
     if (!id) return;
-    const original: Record<number, string> = {};
-    let customer: CustomerOriginal | null = null;
-    for (let after = 0; ; ) {
-      const page = await api.unmask(id, after);
-      customer = page.customer;
-      for (const m of page.messages) original[m.seq] = m.text;
-      const last = page.messages.at(-1);
-      if (!page.hasMore || !last) break;
-      after = last.seq;
-    }
+    const { original, customer } = await unmaskConversation(id);
     dispatch({ type: 'original', id, original, customer });
   }, [latest]);
 

@@ -1,7 +1,8 @@
-import { Alert, Button, Descriptions, Empty, Skeleton, Spin, Tag, Typography } from 'antd';
-import { CrownFilled, DownOutlined, ExportOutlined, GlobalOutlined, RightOutlined, SearchOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Descriptions, Empty, Skeleton, Spin, Tag, Tooltip, Typography } from 'antd';
+import { CrownFilled, DownOutlined, ExportOutlined, EyeInvisibleOutlined, EyeOutlined, GlobalOutlined, RightOutlined, SearchOutlined } from '@ant-design/icons';
 import { useEffect, useState } from 'react';
-import { ApiError, fetchMessagesAfter, type ConversationSummary, type MessageView } from '../api.ts';
+import { ApiError, fetchMessagesAfter, unmaskConversation, type ConversationSummary, type CustomerOriginal, type MessageView } from '../api.ts';
+import { UnmaskedValue } from '../components/UnmaskedValue.tsx';
 import { CustomerAvatar } from '../components/CustomerAvatar.tsx';
 import { SenderTag } from '../components/SenderTag.tsx';
 import { StateTag } from '../components/StateTag.tsx';
@@ -20,9 +21,46 @@ function attributeText(v: unknown): string {
 }
 
 /** A customer's profile and every conversation they had, newest first, each with all its messages. */
+/** What 显示原文 showed: the customer as written, and the original text by seq of each conversation it covered. */
+interface Shown {
+  customer: CustomerOriginal | null;
+  texts: Record<string, Record<number, string>>;
+}
+
 export function CustomerPage({ customerId }: { customerId: string }) {
   const { t } = useI18n();
-  const { customer, conversations, loading, error } = useCustomer(customerId, '');
+  const { message } = App.useApp();
+  const { customer: masked, conversations, mayUnmask, loading, error } = useCustomer(customerId, '');
+  const [shown, setShown] = useState<Shown | null>(null);
+  const [unmasking, setUnmasking] = useState(false);
+  const asWritten = masked && shown?.customer?.id === masked.id ? shown.customer : null;
+  const customer = masked && asWritten ? { ...masked, name: asWritten.name, phone: asWritten.phone, email: asWritten.email, attributes: asWritten.attributes } : masked;
+  const field = (f: CustomerOriginal['pii'][number], value: string | null) => (value !== null && asWritten?.pii.includes(f) ? <UnmaskedValue>{value}</UnmaskedValue> : value);
+
+  useEffect(() => setShown(null), [customerId]);
+
+  // each conversation through its own POST …/unmask, so the audit trail has one unmask event per conversation shown
+  const toggleOriginal = async () => {
+    if (shown) {
+      setShown(null);
+      return;
+    }
+    setUnmasking(true);
+    try {
+      const next: Shown = { customer: null, texts: {} };
+      for (const id of mayUnmask) {
+        const r = await unmaskConversation(id);
+        next.texts[id] = r.original;
+        next.customer ??= r.customer;
+      }
+      setShown(next);
+      message.info(t('unmask.shownToast'));
+    } catch (err) {
+      message.error(errorText(err, t));
+    } finally {
+      setUnmasking(false);
+    }
+  };
 
   useEffect(() => {
     if (customer) rememberCustomer({ id: customer.id, name: customer.name });
@@ -97,6 +135,13 @@ export function CustomerPage({ customerId }: { customerId: string }) {
           >
             {t('customer.searchMessages')}
           </Button>
+          {mayUnmask.length > 0 ? (
+            <Tooltip title={t('customer.unmaskHint', { n: mayUnmask.length })}>
+              <Button className="kf-unmask" icon={shown ? <EyeInvisibleOutlined /> : <EyeOutlined />} onClick={toggleOriginal} loading={unmasking} aria-pressed={shown !== null}>
+                {shown ? t('unmask.hide') : t('unmask.show')}
+              </Button>
+            </Tooltip>
+          ) : null}
         </header>
         <div className="kf-customer-layout">
           <section className="kf-card kf-profile" aria-label={t('customer.profile')}>
@@ -107,14 +152,14 @@ export function CustomerPage({ customerId }: { customerId: string }) {
               size="small"
               colon={false}
               items={[
-                { key: 'name', label: t('customer.name'), children: customer.name },
+                { key: 'name', label: t('customer.name'), children: field('name', customer.name) },
                 { key: 'id', label: t('customer.id'), children: <Typography.Text copyable={{ text: customer.id }}>{customer.id}</Typography.Text> },
                 { key: 'ext', label: t('customer.externalId'), children: customer.externalId ?? missing },
-                { key: 'phone', label: t('customer.phone'), children: customer.phone ?? missing },
-                { key: 'email', label: t('customer.email'), children: customer.email ?? missing },
+                { key: 'phone', label: t('customer.phone'), children: field('phone', customer.phone) ?? missing },
+                { key: 'email', label: t('customer.email'), children: field('email', customer.email) ?? missing },
                 { key: 'vip', label: t('customer.vipLevel'), children: customer.vipLevel },
                 { key: 'created', label: t('customer.createdAt'), children: timestamp(customer.createdAt) },
-                ...Object.entries(customer.attributes).map(([k, v]) => ({ key: `attr-${k}`, label: k, children: attributeText(v) })),
+                ...Object.entries(customer.attributes).map(([k, v]) => ({ key: `attr-${k}`, label: k, children: field(`attributes.${k}`, attributeText(v)) })),
               ]}
             />
           </section>
@@ -127,7 +172,7 @@ export function CustomerPage({ customerId }: { customerId: string }) {
                 <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('customer.noConversations')} />
               </div>
             ) : (
-              conversations.map((c, i) => <ConversationTranscript key={c.id} conversation={c} initiallyOpen={i < EXPANDED_AT_FIRST} />)
+              conversations.map((c, i) => <ConversationTranscript key={c.id} conversation={c} initiallyOpen={i < EXPANDED_AT_FIRST} original={shown?.texts[c.id]} />)
             )}
           </section>
         </div>
@@ -138,7 +183,8 @@ export function CustomerPage({ customerId }: { customerId: string }) {
 
 type Loaded = { state: 'idle' } | { state: 'loading' } | { state: 'done'; messages: MessageView[] } | { state: 'error'; error: unknown };
 
-function ConversationTranscript({ conversation: c, initiallyOpen }: { conversation: ConversationSummary; initiallyOpen: boolean }) {
+/** `original`: after 显示原文, the conversation's text as written by seq */
+function ConversationTranscript({ conversation: c, initiallyOpen, original }: { conversation: ConversationSummary; initiallyOpen: boolean; original?: Record<number, string> }) {
   const { t } = useI18n();
   const [open, setOpen] = useState(initiallyOpen);
   const [loaded, setLoaded] = useState<Loaded>({ state: 'idle' });
@@ -205,7 +251,7 @@ function ConversationTranscript({ conversation: c, initiallyOpen }: { conversati
           ) : (
             <ol className="kf-lines">
               {loaded.messages.map((m) => (
-                <MessageLine key={m.messageId} message={m} />
+                <MessageLine key={m.messageId} message={m} original={original?.[m.seq]} />
               ))}
             </ol>
           )}
@@ -215,8 +261,9 @@ function ConversationTranscript({ conversation: c, initiallyOpen }: { conversati
   );
 }
 
-function MessageLine({ message: m }: { message: MessageView }) {
+function MessageLine({ message: m, original }: { message: MessageView; original?: string }) {
   const { t } = useI18n();
+  const asWritten = original !== undefined && original !== m.text;
   return (
     <li className={`kf-line is-${m.sender.kind}`} data-seq={m.seq} data-type={m.type}>
       <Link to={paths.conversation(m.conversationId, m.seq)} className="kf-line-time" title={t('archive.openHit')}>
@@ -232,7 +279,11 @@ function MessageLine({ message: m }: { message: MessageView }) {
             {m.text ? <span className="kf-media-name">{m.text}</span> : null}
           </span>
         ) : m.type === 'text' ? (
-          m.text
+          asWritten ? (
+            <UnmaskedValue>{original}</UnmaskedValue>
+          ) : (
+            m.text
+          )
         ) : (
           <span className="kf-hint">
             [{m.type}] {m.text}
