@@ -117,6 +117,25 @@ for (const dialect of testDialects()) {
       assert.ok(pages > 1, 'the result spans several pages');
     });
 
+    test('later pages answer the first page\'s total, carried by the cursor, instead of counting again', async () => {
+      const q = zh ? '流量' : 'refund';
+      const p1 = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q, limit: 7 }), 'all');
+      assert.ok(p1.nextCursor && p1.total > 7);
+      // a match that arrives meanwhile is in a new search's count, not in the paging one's
+      const customer = await createCustomer(store.db, { name: '计数客户' });
+      const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+      await appender.append({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer', id: customer.id }, type: 'text', body: zh ? '流量又超了' : 'refund again' });
+      const p2 = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q, limit: 7, cursor: p1.nextCursor }), 'all');
+      assert.equal(p2.total, p1.total);
+      assert.equal(p2.totalIsEstimate, p1.totalIsEstimate);
+      assert.equal((await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q, limit: 7 }), 'all')).total, p1.total + 1);
+      // a cursor is checked like any input: wrong types or unknown fields are refused, not used
+      const forged = (c: unknown) => Buffer.from(JSON.stringify(c)).toString('base64url');
+      for (const c of [{ k: 'x' }, { t: -1 }, { k: 5, drop: true }, [1, 2]]) {
+        await assert.rejects(searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q, cursor: forged(c) }), 'all'), (e: Error) => e instanceof SearchError && e.code === 'invalid_cursor', JSON.stringify(c));
+      }
+    });
+
     test('hits carry a snippet with the query highlighted, traditional query on simplified text too', async () => {
       const r = await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: zh ? '寬帶' : 'broadband', limit: 5 }), 'all');
       assert.ok(r.hits.length > 0);

@@ -85,12 +85,21 @@ export class SearchError extends Error {
   }
 }
 
-interface Cursor {
-  /** time order: the last hit's search key and id (or the key alone: every match below it); relevance order: an offset */
-  k?: number;
-  id?: string;
-  o?: number;
-}
+/**
+ * Where the next page starts: by time, the last hit's search key and id (or the key alone: every match below it); by
+ * relevance, an offset. It carries the first page's total (`t`, `e`: an estimate): later pages answer that instead of
+ * counting again, since their count would test the same newest matches (the work limit) for the same number.
+ */
+const cursorSchema = z
+  .object({
+    k: z.number().int().nonnegative().optional(),
+    id: z.string().max(100).optional(),
+    o: z.number().int().nonnegative().optional(),
+    t: z.number().int().nonnegative().optional(),
+    e: z.boolean().optional(),
+  })
+  .strict();
+type Cursor = z.infer<typeof cursorSchema>;
 
 /** sort=relevance ranks the newest this many matches (within the filters): bm25 over every hit of 您好 would take seconds */
 export const RELEVANCE_WINDOW = 10_000;
@@ -98,9 +107,7 @@ export const RELEVANCE_WINDOW = 10_000;
 function decodeCursor(c: string | undefined): Cursor | undefined {
   if (!c) return undefined;
   try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Cursor;
-    if (typeof v !== 'object' || v === null) throw new Error();
-    return v;
+    return cursorSchema.parse(JSON.parse(Buffer.from(c, 'base64url').toString('utf8')));
   } catch {
     throw new SearchError('invalid_cursor', 'cursor is not one this server issued; start the search again without it');
   }
@@ -142,8 +149,12 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   const workLimit = opts.matchWorkLimit ?? MATCH_WORK_LIMIT;
   // the key after the newest workLimit matches: only matches above it are tested against the filters
   const bounded = engineQuery !== null && conversationFilters && Number.isFinite(workLimit);
-  const boundary = bounded ? await keyAfterNewest(db, dialect, engineQuery, range, workLimit) : null;
-  if (engineQuery !== null && !conversationFilters && (!timeFiltered || drift === 0)) {
+  const carried = cursor?.t !== undefined ? { total: cursor.t, estimate: cursor.e === true } : null;
+  // needed by the count, the first page, and relevance's later pages (they rank within the first page's matches)
+  const boundary = bounded && (carried === null || byRelevance || cursor?.k === undefined) ? await keyAfterNewest(db, dialect, engineQuery, range, workLimit) : null;
+  if (carried) {
+    n = carried.total;
+  } else if (engineQuery !== null && !conversationFilters && (!timeFiltered || drift === 0)) {
     // nothing but the query and a time filter whose key range is exact (every key in its own millisecond): the index alone counts
     n = await countInIndex(db, dialect, engineQuery, range, EXACT_COUNT_LIMIT + 1);
   } else {
@@ -211,6 +222,10 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
 
   const more = rows.length > params.limit;
   const shown = rows.slice(0, params.limit);
+  // a lower bound is at least what this page shows (its hits may be older than the counted ones)
+  const total = carried ? (carried.estimate ? Math.max(carried.total, shown.length) : carried.total) : Math.min(lowerBound ? Math.max(n, shown.length) : n, EXACT_COUNT_LIMIT);
+  const totalIsEstimate = carried ? carried.estimate : n > EXACT_COUNT_LIMIT || lowerBound;
+  const counted = { t: total, ...(totalIsEstimate ? { e: true } : {}) };
   const words = tokens.terms.map((t) => t.word);
   const hits: SearchHit[] = shown.map((r) => {
     // the index holds the digits, so a phone number finds its message; what is shown is masked
@@ -236,17 +251,16 @@ export async function searchMessages(db: Kysely<Database>, dialect: DialectName,
   let searchedBackTo: string | null = null;
   if (more) {
     const last = shown.at(-1)!;
-    nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit }) : encodeCursor({ k: Number(last.k), id: last.id });
+    nextCursor = byRelevance ? encodeCursor({ o: (cursor?.o ?? 0) + params.limit, ...counted }) : encodeCursor({ k: Number(last.k), id: last.id, ...counted });
   } else if (pageBoundary !== null) {
     // the work limit ended the page: the next one starts at the boundary's match, the newest not yet tested
     searchedBackTo = new Date(await createdAtOfKey(db, pageBoundary)).toISOString();
-    if (!byRelevance) nextCursor = encodeCursor({ k: pageBoundary + 1 });
+    if (!byRelevance) nextCursor = encodeCursor({ k: pageBoundary + 1, ...counted });
   }
   return {
     hits,
-    // a lower bound is at least what this page shows (its hits may be older than the counted ones)
-    total: Math.min(lowerBound ? Math.max(n, shown.length) : n, EXACT_COUNT_LIMIT),
-    totalIsEstimate: n > EXACT_COUNT_LIMIT || lowerBound,
+    total,
+    totalIsEstimate,
     nextCursor,
     searchedBackTo,
     tookMs: Math.round((performance.now() - started) * 10) / 10,

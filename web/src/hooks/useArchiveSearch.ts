@@ -151,10 +151,12 @@ export function useArchiveSearch(filters: ArchiveFilters, key: string): ArchiveS
           // a page that arrives after the search changed belongs to the old one
           if (prev.nextCursor !== cursor) return prev;
           const seen = new Set(prev.hits.map((h) => h.messageId));
+          const hits = [...prev.hits, ...res.hits.filter((h) => !seen.has(h.messageId))];
           return {
             ...prev,
-            hits: [...prev.hits, ...res.hits.filter((h) => !seen.has(h.messageId))],
-            total: res.total,
+            hits,
+            // the first page's count, carried by the cursor; an estimate may be below what the pages found
+            total: Math.max(res.total, hits.length),
             totalIsEstimate: res.totalIsEstimate,
             nextCursor: res.nextCursor,
             searchedBackTo: res.searchedBackTo,
