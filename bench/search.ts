@@ -105,6 +105,8 @@ interface Outcome {
   ids?: string[];
   /** kefu: the page stopped at the work limit (SearchResult.searchedBackTo) */
   searchedBackTo?: string | null;
+  /** kefu: the cursor of the next page */
+  nextCursor?: string | null;
 }
 type Runner = (params: SearchParams, scope: SearchScope) => Promise<Outcome>;
 
@@ -114,7 +116,7 @@ const ALL: SearchScope = 'all';
 function kefuRunner(store: Store): Runner {
   return async (params, scope) => {
     const r = await searchMessages(store.db, store.dialect, params, scope);
-    return { shown: r.hits.length, total: r.total, estimate: r.totalIsEstimate, ids: r.hits.map((h) => h.messageId), searchedBackTo: r.searchedBackTo ?? null };
+    return { shown: r.hits.length, total: r.total, estimate: r.totalIsEstimate, ids: r.hits.map((h) => h.messageId), searchedBackTo: r.searchedBackTo ?? null, nextCursor: r.nextCursor };
   };
 }
 
@@ -176,8 +178,14 @@ const pct = (xs: number[], p: number) => {
 };
 const round = (x: number) => (x >= 100 ? Math.round(x) : Math.round(x * 100) / 100);
 
-async function measure(engine: string, run: Runner, c: QueryClass, q: string, month: boolean, scope: SearchScope = ALL): Promise<Measured> {
-  const params = searchParamsSchema.parse({ q, sort: 'time', limit: '20', ...(month ? monthRange() : {}) });
+/** `secondPage`: time the page after the first (its cursor from one run of the first), as 加载更多 asks for it */
+async function measure(engine: string, run: Runner, c: QueryClass, q: string, month: boolean, scope: SearchScope = ALL, secondPage = false): Promise<Measured> {
+  let params = searchParamsSchema.parse({ q, sort: 'time', limit: '20', ...(month ? monthRange() : {}) });
+  if (secondPage) {
+    const cursor = (await run(params, scope)).nextCursor;
+    if (!cursor) throw new Error('no second page');
+    params = searchParamsSchema.parse({ q, sort: 'time', limit: '20', cursor, ...(month ? monthRange() : {}) });
+  }
   const once = async () => {
     const t = performance.now();
     const o = await run(params, scope);
@@ -334,6 +342,14 @@ async function main() {
         try {
           const m = await measure(`${e.name}/${role}`, e.run, c, q, false, viewer);
           agentScoped.push(m);
+          // the next page (加载更多) of an agent's search: the cursor carries the count
+          if (role === 'agent') {
+            try {
+              agentScoped.push(await measure(`${e.name}/${role} page 2`, e.run, c, q, false, viewer, true));
+            } catch (err) {
+              log(`  ${e.name}/${role} page 2 ${q}: ${(err as Error).message}`);
+            }
+          }
         } catch (err) {
           log(`  ${e.name}/${role} ${q}: ERROR ${(err as Error).message}`);
         }

@@ -193,22 +193,10 @@ export async function unmaskGrantsOf(db: Kysely<Database>, viewer: Viewer): Prom
   return rows.map((r) => r.id);
 }
 
-/** Which of these conversations a valid unmask grant of the viewer covers (the customer page's 显示原文). */
+/** Which of these conversations a valid unmask grant of the viewer covers (the customer page's 显示原文): unmaskScope's rule. */
 export async function unmaskableAmong(db: Kysely<Database>, viewer: Viewer, conversationIds: readonly string[]): Promise<string[]> {
-  const rows = await inChunks(conversationIds, (chunk) =>
-    db
-      .selectFrom('access_grant_conversation as gc')
-      .innerJoin('access_grant as g', 'g.id', 'gc.grant_id')
-      .select('gc.conversation_id')
-      .distinct()
-      .where('gc.conversation_id', 'in', chunk)
-      .where('g.requester_id', '=', viewer.id)
-      .where('g.state', '=', 'approved')
-      .where('g.unmask', '=', 1)
-      .where('g.expires_at', '>', Date.now())
-      .execute(),
-  );
-  const covered = new Set(rows.map((r) => r.conversation_id));
+  const rows = await inChunks(conversationIds, (chunk) => db.selectFrom('conversation as c').select('c.id').where('c.id', 'in', chunk).where(unmaskScope(viewer)).execute());
+  const covered = new Set(rows.map((r) => r.id));
   return conversationIds.filter((id) => covered.has(id));
 }
 
