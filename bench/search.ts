@@ -9,7 +9,7 @@
  *
  *   npx tsx bench/search.ts --sqlite-dir /tmp/kefu-bench-sqlite-10m [--pg-url postgres://…] [--pg-manifest FILE]
  *        [--runs 20] [--slow-runs 3] [--slow-ms 1000] [--month 2025-06] [--engines kefu-sqlite,like-sqlite,kefu-pg,ilike-pg]
- *        [--classes 2char,common,phrase4,multi,order,last4,nohit,nohit-phrase] [--agent-classes 2char,common,phrase4,order]
+ *        [--classes 2char,common,phrase4,multi,order,last4,nohit,nohit-phrase,1char] [--agent-classes 2char,common,phrase4,order]
  *        [--no-sizes] [--no-explain]
  *        [--out bench/out/search-….json]
  *
@@ -95,6 +95,9 @@ const CLASSES: QueryClass[] = [
   { id: 'last4', label: 'its last 4 digits', q: (c) => c.order.slice(-4) },
   { id: 'nohit', label: 'no hit (unknown word)', q: () => '鳄鱼' },
   { id: 'nohit-phrase', label: 'no hit (phrase of common bigrams)', q: () => '宽带流量' },
+  // one character is a prefix query of the index (every bigram it starts): what FTS5's prefix index serves
+  { id: '1char', label: '1-char word', q: () => '退' },
+  { id: '1char', label: '1-char word', q: () => '鳄' },
 ];
 
 // ---------------------------------------------------------------- engines

@@ -211,7 +211,7 @@ after(() => fts5Db?.close());
 function fts5(): (query: string) => number[] {
   if (fts5Search) return fts5Search;
   const db = (fts5Db = new Database(':memory:'));
-  db.exec(`create virtual table doc using fts5(tokens, prefix='5')`);
+  db.exec(`create virtual table doc using fts5(tokens)`);
   const insert = db.prepare('insert into doc(rowid, tokens) values (?, ?)');
   db.transaction(() => {
     for (const m of messages) insert.run(m.id, indexText(m.text));

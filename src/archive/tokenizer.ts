@@ -39,8 +39,8 @@
  * `l<word>*`. The first piece of a longer word is anchored to its run's end by the run's last token (`c<x>` exact,
  * `r<reversed digits>*`, `l<word>` exact), so the next piece's terms can only match at the start of the next run.
  *
- * Engine requirements: FTS5 with positions (detail=full, the default); prefix='5' makes one-character queries an index
- * lookup. PostgreSQL keeps at most 256 positions per lexeme and none past 16383, so phrases in extremely long or
+ * Engine requirements: FTS5 with positions (detail=full, the default). A one-character query walks the terms of the
+ * bigrams it starts (no prefix index: migration 015 says why). PostgreSQL keeps at most 256 positions per lexeme and none past 16383, so phrases in extremely long or
  * repetitive messages can be missed there.
  */
 import { Jieba } from '@node-rs/jieba';

@@ -4,7 +4,7 @@ import { dialectOf } from '../dialect/index.ts';
 // The search index holds token strings made by src/archive's tokenizer: FTS5 in SQLite, tsvector + GIN in PostgreSQL.
 export async function up(db: Kysely<any>): Promise<void> {
   if (dialectOf(db) === 'sqlite') {
-    // contentless: the text lives in `message`; rowid = message.rowid. prefix='5' serves 1-character and number-part queries.
+    // contentless: the text lives in `message`; rowid = message.rowid. prefix='5' served 1-character queries (dropped by 015).
     await sql`create virtual table message_fts using fts5(tokens, content='', contentless_delete=1, prefix='5')`.execute(db);
   } else {
     await db.schema

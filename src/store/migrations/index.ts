@@ -13,6 +13,7 @@ import * as m011 from './011_message_indexes.ts';
 import * as m012 from './012_search_key_in_index.ts';
 import * as m013 from './013_hot_path_indexes.ts';
 import * as m014 from './014_search_index_watermark.ts';
+import * as m015 from './015_search_index_without_prefix.ts';
 
 /** Migrations are listed in code (not read from a folder) so they work the same from source, tests and bundles. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '012_search_key_in_index': m012,
   '013_hot_path_indexes': m013,
   '014_search_index_watermark': m014,
+  '015_search_index_without_prefix': m015,
 };
 
 export const migrationProvider: MigrationProvider = {
