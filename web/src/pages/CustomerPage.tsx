@@ -20,13 +20,13 @@ function attributeText(v: unknown): string {
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 }
 
-/** A customer's profile and every conversation they had, newest first, each with all its messages. */
 /** What 显示原文 showed: the customer as written, and the original text by seq of each conversation it covered. */
 interface Shown {
   customer: CustomerOriginal | null;
   texts: Record<string, Record<number, string>>;
 }
 
+/** A customer's profile and every conversation they had, newest first, each with all its messages. */
 export function CustomerPage({ customerId }: { customerId: string }) {
   const { t } = useI18n();
   const { message } = App.useApp();
@@ -62,9 +62,10 @@ export function CustomerPage({ customerId }: { customerId: string }) {
     }
   };
 
+  // the masked name: the recent list is kept in the browser, beyond the audited view
   useEffect(() => {
-    if (customer) rememberCustomer({ id: customer.id, name: customer.name });
-  }, [customer]);
+    if (masked) rememberCustomer({ id: masked.id, name: masked.name });
+  }, [masked]);
 
   if (error instanceof ApiError && error.code === 'grant_required') {
     return (
