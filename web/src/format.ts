@@ -87,3 +87,8 @@ export function highlightSegments(text: string, ranges: ReadonlyArray<readonly [
   if (at < text.length) out.push({ text: text.slice(at), hit: false });
   return out;
 }
+
+/** A customer attribute's value as one line of text: scalars as written, anything else as JSON. */
+export function attributeText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}

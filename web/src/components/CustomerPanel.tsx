@@ -2,7 +2,7 @@ import { Alert, Descriptions, Skeleton, Tag, Typography } from 'antd';
 import { CrownFilled, RightOutlined } from '@ant-design/icons';
 import type { CustomerOriginal } from '../api.ts';
 import { errorText } from '../errors.ts';
-import { fullDateTime } from '../format.ts';
+import { attributeText, fullDateTime } from '../format.ts';
 import { useCustomer } from '../hooks/useCustomer.ts';
 import { useI18n } from '../i18n.ts';
 import { Link, paths } from '../router.ts';
@@ -18,10 +18,6 @@ interface Props {
   onOpenConversation(id: string): void;
   /** after 显示原文 in the open conversation: the customer's contact details as written */
   original?: CustomerOriginal | null;
-}
-
-function attributeText(v: unknown): string {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 }
 
 export function CustomerPanel({ customerId, conversationId, refreshKey, onOpenConversation, original = null }: Props) {

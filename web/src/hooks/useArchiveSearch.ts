@@ -70,7 +70,6 @@ export const AUTO_CONTINUE = 3;
 /** One page as the user sees it: server pages joined until it is full, ends, or AUTO_CONTINUE more were asked for. */
 async function fetchPage(query: SearchQuery, cursor: string | undefined, signal: AbortSignal | undefined): Promise<SearchResult> {
   let res = await api.search({ ...query, ...(cursor ? { cursor } : {}), limit: PAGE_SIZE }, signal);
-  const first = res;
   const hits = [...res.hits];
   let tookMs = res.tookMs;
   for (let round = 0; round < AUTO_CONTINUE && hits.length < PAGE_SIZE && res.searchedBackTo && res.nextCursor; round++) {
@@ -78,8 +77,8 @@ async function fetchPage(query: SearchQuery, cursor: string | undefined, signal:
     hits.push(...res.hits);
     tookMs += res.tookMs;
   }
-  // every answer counts the same newest matches: the first one's count stands
-  return { ...res, hits, total: Math.max(first.total, hits.length), totalIsEstimate: first.totalIsEstimate, tookMs };
+  // later answers carry the first one's count (in the cursor); an estimate may be below what the pages found
+  return { ...res, hits, total: Math.max(res.total, hits.length), tookMs };
 }
 
 interface State {

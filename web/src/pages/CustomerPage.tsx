@@ -7,7 +7,7 @@ import { CustomerAvatar } from '../components/CustomerAvatar.tsx';
 import { SenderTag } from '../components/SenderTag.tsx';
 import { StateTag } from '../components/StateTag.tsx';
 import { errorText } from '../errors.ts';
-import { isMediaType, timestamp } from '../format.ts';
+import { attributeText, isMediaType, timestamp } from '../format.ts';
 import { useCustomer } from '../hooks/useCustomer.ts';
 import { useI18n } from '../i18n.ts';
 import { rememberCustomer } from '../recent.ts';
@@ -15,10 +15,6 @@ import { Link, navigate, paths } from '../router.ts';
 
 /** Conversations shown with their messages straight away; older ones open on a click. */
 const EXPANDED_AT_FIRST = 5;
-
-function attributeText(v: unknown): string {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
-}
 
 /** What 显示原文 showed: the customer as written, and the original text by seq of each conversation it covered. */
 interface Shown {
