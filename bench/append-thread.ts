@@ -7,7 +7,8 @@
  *   latency from append() to its resolution (durable), p50/p99/max, and CPU per append.
  *
  *   npx tsx bench/append-thread.ts [--kefu-root DIR] [--conversations 2000] [--seconds 8] [--rate 4000]
- *        [--index-idle-ms 20] [--index-max-age-ms 500]   (the writer's IndexTiming, for experiments)
+ *        [--index-idle-ms 20] [--index-max-age-ms 500]   (the apply thread's IndexTiming, for experiments)
+ *        [--apply-every-ms 20]   (how often the apply thread starts a transaction)
  *
  * With `node --cpu-prof --import tsx bench/append-thread.ts`, the JSON line's fixed.window is the fixed-rate run's
  * window for bench/cpuprofile-summary.ts --window (the writer thread's profile is the second largest file).
@@ -71,7 +72,10 @@ try {
   }
   store.sqlite!.pragma('synchronous = FULL');
   store.checkpointInBackground((m) => process.stderr.write(`checkpoint: ${m}\n`));
-  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => process.stderr.write(`writer: ${m}\n`), { ...DEFAULT_INDEX_TIMING, ...(flag('index-idle-ms') ? { idleMs: num('index-idle-ms', 20) } : {}), ...(flag('index-max-age-ms') ? { maxAgeMs: num('index-max-age-ms', 500) } : {}) });
+  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => process.stderr.write(`writer: ${m}\n`), {
+    indexing: { ...DEFAULT_INDEX_TIMING, ...(flag('index-idle-ms') ? { idleMs: num('index-idle-ms', 20) } : {}), ...(flag('index-max-age-ms') ? { maxAgeMs: num('index-max-age-ms', 500) } : {}) },
+    ...(flag('apply-every-ms') ? { applyEveryMs: num('apply-every-ms', 20) } : {}),
+  });
   store.shareWriteLock(writer);
   const appender = new MessageAppender(store.db, store.dialect, { writer });
   const text = '您好，我上周下的订单还没有发货，能帮我查一下物流吗？谢谢';

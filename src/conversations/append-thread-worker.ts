@@ -1,53 +1,130 @@
 /**
- * The SQLite message writer thread (started by append-thread.ts). It owns a connection of its own to the server's
- * database file and commits each batch it is sent with writeMessageBatch, the same rules the server's connection
- * would run. Batches are written one at a time, in the order they arrive. A commit leaves its frames in the WAL
- * (synchronous=NORMAL) and the batch is answered once an fdatasync of the WAL has returned (WalSync): the next batch
- * is written while the disk syncs the previous one, and answers keep commit order.
+ * The SQLite apply thread (started by append-thread.ts). It owns a connection of its own to the server's database
+ * file and stores the batches that the log thread decided and synced to the message log (message-log.ts), with
+ * writeDecided, in the order they were logged. It runs behind the acknowledgements: nothing here holds a message's
+ * ack up. Batches that arrive while one is stored are stored together, and a new transaction starts at most every
+ * `applyEveryMs`, so a commit carries many messages (fewer database pages written per message).
+ *
+ * At start it first stores what the message log holds and the database lacks (a crash, or a power loss that took
+ * SQLite's unsynced WAL frames), syncs the WAL and reports `ready` with the newest logged batch.
+ * Commits leave their frames in the WAL (synchronous=NORMAL); an fdatasync of the WAL at most every WAL_SYNC_MS then
+ * reports them `durable`, and the log thread deletes the log segments that hold only durable batches.
  *
  * The search-index entries of the messages are written after their commit, many at a time (archive/search-backlog.ts):
  * when no batch waits, at the latest when the oldest is IndexTiming.maxAgeMs old or maxWaiting messages wait, and
- * whenever the server asks before a search ('index'). The thread's first job indexes what a crashed predecessor left
- * unindexed.
+ * whenever the server asks before a search ('index').
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';
-import { WalSync, openSqliteConnection } from '../store/index.ts';
-import { AppendError, writeMessageBatch, type AppendInput } from './append-batch.ts';
+import { WalSync, openSqliteConnection, powerOfTwoChunks } from '../store/index.ts';
+import { writeDecided, type DecidedMessage } from './append-batch.ts';
+import { readMessageLog, type LoggedBatch } from './message-log.ts';
 import { SearchBacklog, indexMissed, type UnindexedMessage } from '../archive/search-backlog.ts';
-import { LEASE_MAX_MS, type IndexTiming, type ThreadReply, type ThreadRequest, type WireOutcome } from './append-thread.ts';
+import { LEASE_MAX_MS, type ApplyReply, type ApplyRequest, type ApplyThreadData } from './append-thread.ts';
 
 const port = parentPort!;
-const { file, turn, indexing } = workerData as { file: string; turn: Int32Array; indexing: IndexTiming };
+const { file, logDir, turn, indexing, applyEveryMs, paused } = workerData as ApplyThreadData;
 const db = openSqliteConnection(file, { syncOnCommit: false });
 const wal = new WalSync(`${file}-wal`);
-/** the newest batch's answer, sent once it is on disk */
-let lastAnswer = Promise.resolve();
+const post = (m: ApplyReply) => port.postMessage(m);
+
+/** how often applied batches are made durable in the WAL, so the message log can let go of them */
+const WAL_SYNC_MS = 250;
+/** the most messages one transaction stores */
+const MAX_APPLY = 4096;
 
 const backlog = new SearchBacklog();
-/** write jobs received and not yet done: the index waits for a moment when none is */
-let writesWaiting = 0;
+/** batches received and not yet stored, oldest first */
+const queue: LoggedBatch[] = [];
+let appliedThrough = 0;
+let applyQueued = false;
+let lastApplyAt = 0;
+let walSyncTimer: NodeJS.Timeout | null = null;
 let indexQueued = false;
 
-async function write(inputs: AppendInput[]): Promise<{ outcomes: WireOutcome[] }> {
+/** a write of the thread's own: the server's connection asks for a turn meanwhile (write-lease.ts) */
+async function ownWrite<T>(fn: () => Promise<T>): Promise<T> {
+  Atomics.store(turn, 1, 1);
+  try {
+    return await fn();
+  } finally {
+    Atomics.store(turn, 1, 0);
+  }
+}
+
+/** Stores the batches in one transaction; messages already in the database (a replay) are left out. */
+async function store(batches: LoggedBatch[], replay: boolean): Promise<void> {
+  let messages: DecidedMessage[] = batches.flatMap((b) => b.messages);
+  if (replay) {
+    const present = new Set<string>();
+    for (const chunk of powerOfTwoChunks(messages.map((d) => d.message.id))) {
+      for (const r of await db.selectFrom('message').select('id').where('id', 'in', chunk).execute()) present.add(r.id);
+    }
+    messages = messages.filter((d) => !present.has(d.message.id));
+  }
   const unindexed: UnindexedMessage[] = [];
-  const results = await db.transaction().execute((trx) => writeMessageBatch(trx, 'sqlite', inputs, unindexed));
+  if (messages.length > 0) await db.transaction().execute((trx) => writeDecided(trx, 'sqlite', messages, { unindexed }));
   backlog.add(unindexed);
-  watchBacklog();
-  const outcomes = results.map((r): WireOutcome => (r instanceof AppendError ? { ok: false, code: r.code, message: r.message } : { ok: true, ...r }));
-  return { outcomes };
+}
+
+function scheduleWalSync(): void {
+  if (walSyncTimer) return;
+  walSyncTimer = setTimeout(() => {
+    walSyncTimer = null;
+    const through = appliedThrough;
+    wal.sync().then(
+      () => post({ type: 'durable', through }),
+      (err: Error) => post({ type: 'failed', message: `the WAL was not synced: ${err.message}` }),
+    );
+  }, WAL_SYNC_MS);
+}
+
+function queueApply(): void {
+  if (applyQueued || paused || queue.length === 0) return;
+  applyQueued = true;
+  const wait = Math.max(0, lastApplyAt + applyEveryMs - performance.now());
+  const run = () => {
+    chain = chain.then(async () => {
+      applyQueued = false;
+      lastApplyAt = performance.now();
+      const batches: LoggedBatch[] = [];
+      let n = 0;
+      while (queue.length > 0 && (n === 0 || n + queue[0]!.messages.length <= MAX_APPLY)) {
+        n += queue[0]!.messages.length;
+        batches.push(queue.shift()!);
+      }
+      try {
+        await store(batches, false);
+      } catch (err) {
+        // kept, in order, for another try: every batch here is acknowledged and must be stored
+        queue.unshift(...batches);
+        post({ type: 'failed', message: `acknowledged messages not stored yet, trying again in 1 s: ${(err as Error).message}` });
+        await new Promise((r) => setTimeout(r, 1000));
+        queueApply();
+        return;
+      }
+      appliedThrough = batches.at(-1)!.batchNo;
+      post({ type: 'applied', through: appliedThrough });
+      scheduleWalSync();
+      watchBacklog();
+      if (backlog.size >= indexing.maxWaiting) queueIndexing();
+      queueApply();
+    });
+  };
+  if (wait > 0) setTimeout(run, wait);
+  else run();
 }
 
 /**
  * The index job, after the jobs queued before it. On its own the thread indexes at most `indexing.maxWaiting / 4`
- * messages a job, so the commits behind it wait only a few ms; a caller who waits for it (a search) gets everything.
+ * messages a job, so the batches behind it wait only a few ms; a caller who waits for it (a search) gets everything.
  */
 function queueIndexing(then?: () => void) {
   if (indexQueued && !then) return;
   indexQueued = true;
   chain = chain.then(async () => {
     indexQueued = false;
-    await ownWrite(() => backlog.flush(db, 'sqlite', then ? Infinity : Math.max(1, indexing.maxWaiting >> 2))).catch((err: Error) => port.postMessage({ type: 'index-failed', message: err.message } satisfies ThreadReply));
+    await ownWrite(() => backlog.flush(db, 'sqlite', then ? Infinity : Math.max(1, indexing.maxWaiting >> 2))).catch((err: Error) => post({ type: 'index-failed', message: err.message }));
     watchBacklog();
     then?.();
   });
@@ -59,34 +136,55 @@ function watchBacklog() {
   indexTimer = setTimeout(() => {
     indexTimer = null;
     const age = backlog.age();
-    if (age >= indexing.maxAgeMs || (age >= indexing.idleMs && writesWaiting === 0)) queueIndexing();
+    if (age >= indexing.maxAgeMs || (age >= indexing.idleMs && queue.length === 0)) queueIndexing();
     else watchBacklog();
   }, indexing.idleMs);
 }
 
-// what a predecessor committed but did not index (a crash) is indexed before anything else
-/** a write of the thread's own: the server's connection asks for a turn meanwhile, as while a batch is in flight */
-async function ownWrite<T>(fn: () => Promise<T>): Promise<T> {
-  Atomics.store(turn, 1, 1);
-  try {
-    return await fn();
-  } finally {
-    Atomics.store(turn, 1, 0);
+// first what the message log holds and the database lacks, then what a predecessor committed but did not index
+let chain: Promise<void> = ownWrite(async () => {
+  let group: LoggedBatch[] = [];
+  let n = 0;
+  let newest = 0;
+  for (const batch of readMessageLog(logDir)) {
+    group.push(batch);
+    n += batch.messages.length;
+    newest = batch.batchNo;
+    if (n >= MAX_APPLY) {
+      await store(group, true);
+      group = [];
+      n = 0;
+    }
   }
-}
+  if (group.length > 0) await store(group, true);
+  await wal.sync();
+  appliedThrough = newest;
+  post({ type: 'ready', lastBatch: newest });
+  await indexMissed(db);
+}).catch((err: Error) => {
+  // without its log the database would miss acknowledged messages: the server does not write on
+  post({ type: 'start-failed', message: `the message log was not applied: ${err.message}` });
+  process.exit(1);
+});
 
-let chain: Promise<void> = ownWrite(() => indexMissed(db)).then(
-  () => {},
-  (err: Error) => port.postMessage({ type: 'index-failed', message: `messages left unindexed by a crash were not indexed: ${err.message}` } satisfies ThreadReply),
-);
-port.on('message', (m: ThreadRequest) => {
+port.on('message', (m: ApplyRequest) => {
+  if (m.type === 'apply') {
+    // a batch the start's replay already stored
+    if (m.batch.batchNo <= appliedThrough) return;
+    queue.push(m.batch);
+    queueApply();
+    return;
+  }
   if (m.type === 'close') {
     chain = chain.then(async () => {
       if (indexTimer) clearTimeout(indexTimer);
+      if (walSyncTimer) clearTimeout(walSyncTimer);
+      if (queue.length > 0) await store(queue.splice(0), false);
       await backlog.flush(db, 'sqlite').catch(() => {});
-      await lastAnswer;
+      await wal.sync();
       wal.close();
       await db.destroy();
+      post({ type: 'closed', through: appliedThrough });
       port.close();
     });
     return;
@@ -100,36 +198,13 @@ port.on('message', (m: ThreadRequest) => {
     return;
   }
   if (m.type === 'index') {
-    queueIndexing(() => port.postMessage({ type: 'indexed', id: m.id } satisfies ThreadReply));
+    queueIndexing(() => post({ type: 'indexed', id: m.id }));
     return;
   }
-  if (m.type === 'lease') {
-    // between two commits: the server's connection writes now, and this thread waits until it hands the turn back
-    chain = chain.then(() => {
-      Atomics.store(turn, 0, 1);
-      port.postMessage({ type: 'leased', id: m.id } satisfies ThreadReply);
-      if (Atomics.wait(turn, 0, 1, LEASE_MAX_MS) === 'timed-out') port.postMessage({ type: 'lease-expired' } satisfies ThreadReply);
-    });
-    return;
-  }
-  writesWaiting++;
-  chain = chain.then(async () => {
-    writesWaiting--;
-    if (backlog.size >= indexing.maxWaiting) queueIndexing();
-    let written: ThreadReply;
-    try {
-      written = { type: 'written', id: m.id, ...(await write(m.inputs)) };
-    } catch (err) {
-      const failed: ThreadReply = { type: 'failed', id: m.id, message: (err as Error).message };
-      // after the answers of the batches before it
-      lastAnswer = lastAnswer.then(() => port.postMessage(failed));
-      return;
-    }
-    // not awaited: the next batch is written while this one is synced
-    lastAnswer = wal.sync().then(
-      () => port.postMessage(written),
-      // committed but not known to be on disk: a retry with the same clientId returns the stored message
-      (err: Error) => port.postMessage({ type: 'failed', id: m.id, message: `written, but the sync to disk failed (${err.message}); a retry with the same clientId returns it if it was kept` } satisfies ThreadReply),
-    );
+  // 'lease': between two commits the server's connection writes, and this thread waits until it hands the turn back
+  chain = chain.then(() => {
+    Atomics.store(turn, 0, 1);
+    post({ type: 'leased', id: m.id });
+    if (Atomics.wait(turn, 0, 1, LEASE_MAX_MS) === 'timed-out') post({ type: 'lease-expired' });
   });
 });

@@ -12,11 +12,14 @@ import { registerSearchCatchUp, countInIndex } from '../store/dialect/search.ts'
 import { engineQueryFor, searchMessages, searchParamsSchema } from '../archive/search.ts';
 import type { IndexTiming } from './append-thread.ts';
 
+/** the running threads of a writer (a test kills them to play a crash) */
+const threadsOf = (writer: SqliteAppendThread) => (writer as unknown as { threads: { apply: Worker; log: Worker | null; ready: Promise<void> } }).threads;
+
 async function withThread(fn: (ctx: { store: Store; appender: MessageAppender; writer: SqliteAppendThread; dataDir: string }) => Promise<void>, opts: { checkpoints?: boolean; indexing?: IndexTiming } = {}) {
   const d = await freshDatabase('sqlite');
   const store = await openStore({ dataDir: d.dataDir });
   if (opts.checkpoints !== false) store.checkpointInBackground((m) => assert.fail(`checkpoint failed: ${m}`));
-  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m), opts.indexing);
+  const writer = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m), { indexing: opts.indexing });
   store.shareWriteLock(writer);
   registerSearchCatchUp(store.db, () => writer.catchUpSearchIndex());
   const appender = new MessageAppender(store.db, store.dialect, { writer, maxBatch: 16 });
@@ -30,7 +33,7 @@ async function withThread(fn: (ctx: { store: Store; appender: MessageAppender; w
   }
 }
 
-test('the writer thread answers in commit order, once durable, and another connection sees every message', async () => {
+test('the writer answers in order once the message log is on disk, and once settled another connection sees every message', async () => {
   await withThread(async ({ store, appender, dataDir }) => {
     const customer = await createCustomer(store.db, { name: '线程写入' });
     const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
@@ -42,7 +45,8 @@ test('the writer thread answers in commit order, once durable, and another conne
     assert.deepEqual(committed, Array.from({ length: 200 }, (_, i) => i + 1), 'broadcasts keep commit order');
     assert.equal(acks[0]!.message.customerId, customer.id);
     assert.equal(acks[0]!.conversationState, conversation.state);
-    // a second connection, as after a restart, sees every acknowledged message
+    // a second connection, as after a restart, sees every acknowledged message once the apply thread caught up
+    await appender.settled();
     const other = new SqliteDatabase(sqliteFile(dataDir), { readonly: true });
     try {
       assert.equal((other.prepare('select count(*) as n from message where conversation_id = ?').get(conversation.id) as { n: number }).n, 200);
@@ -70,6 +74,7 @@ test('through the thread, a repeated clientId returns the first message and an u
       appender.append({ conversationId: 'conv_missing', clientId: 'x', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '你好' }),
       (e: unknown) => e instanceof AppendError && e.code === 'conversation_not_found',
     );
+    await appender.settled();
     const n = await store.db.selectFrom('message').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     assert.equal(Number(n.n), 1);
   });
@@ -162,25 +167,30 @@ test('under a steady stream of commits the checkpoints catch up and the WAL star
   });
 });
 
-test('a writer thread that dies fails the batches it held, and the next message starts a new thread', async () => {
-  await withThread(async ({ store, appender, writer }) => {
-    const customer = await createCustomer(store.db, { name: '线程崩溃' });
-    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
-    await appender.append({ conversationId: conversation.id, clientId: 'before', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '之前' });
-    const thread = (writer as unknown as { worker: Worker }).worker;
-    const held = appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
-    await new Promise((r) => setImmediate(r));
-    await thread.terminate();
-    // it may have committed before it died; either way the sender learns the outcome and may retry with the same key
-    const outcome = await held.then(
-      (r) => r.message.seq,
-      (e: unknown) => (e instanceof AppendError ? e.code : 'unexpected'),
-    );
-    assert.ok(outcome === 2 || outcome === 'storage_failed', `held message: ${String(outcome)}`);
-    const retry = await appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
-    assert.equal(retry.message.seq, 2, 'the retry is stored once, after the first message');
+for (const which of ['log', 'apply'] as const) {
+  test(`${which === 'log' ? 'a log' : 'an apply'} thread that dies fails the batches not yet logged, and the next message starts both threads again`, async () => {
+    await withThread(async ({ store, appender, writer }) => {
+      const customer = await createCustomer(store.db, { name: '线程崩溃' });
+      const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+      await appender.append({ conversationId: conversation.id, clientId: 'before', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '之前' });
+      const thread = threadsOf(writer)[which]!;
+      const held = appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
+      await new Promise((r) => setImmediate(r));
+      await thread.terminate();
+      // it may have been logged before the thread died; either way the sender learns the outcome and may retry with the same key
+      const outcome = await held.then(
+        (r) => r.message.seq,
+        (e: unknown) => (e instanceof AppendError ? e.code : 'unexpected'),
+      );
+      assert.ok(outcome === 2 || outcome === 'storage_failed', `held message: ${String(outcome)}`);
+      const retry = await appender.append({ conversationId: conversation.id, clientId: 'held', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '进行中' });
+      assert.equal(retry.message.seq, 2, 'the retry is stored once, after the first message');
+      await appender.settled();
+      const rows = await store.db.selectFrom('message').select(['seq', 'client_id']).where('conversation_id', '=', conversation.id).orderBy('seq').execute();
+      assert.deepEqual(rows, [{ seq: 1, client_id: 'before' }, { seq: 2, client_id: 'held' }]);
+    });
   });
-});
+}
 
 test('the thread indexes after the commit: a search right after the acks still finds every message, also those a dead thread left', async () => {
   // the thread indexes only when asked, so what waits can be seen
@@ -199,7 +209,8 @@ test('the thread indexes after the commit: a search right after the acks still f
       await Promise.all(Array.from({ length: 10 }, (_, i) => send(40 + i)));
       assert.equal(await inIndex(), 40);
       // the thread dies with 10 acknowledged messages unindexed; the next thread indexes them first
-      await (writer as unknown as { worker: Worker }).worker.terminate();
+      await appender.settled();
+      await threadsOf(writer).apply.terminate();
       assert.equal(await searched(), 50);
     },
     { indexing: { idleMs: 60_000, maxAgeMs: 60_000, maxWaiting: 100_000 } },

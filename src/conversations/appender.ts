@@ -17,6 +17,8 @@ export interface BatchOutcome {
 export interface BatchWriter {
   readonly maxInFlight: number;
   write(inputs: AppendInput[]): Promise<BatchOutcome>;
+  /** resolves once reads of the database see every message acknowledged before the call (absent: at once) */
+  settled?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,6 +93,15 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
       if (this.inFlight.length > 0) await Promise.all([...this.inFlight]);
       else await new Promise((r) => setImmediate(r));
     }
+  }
+
+  /**
+   * Resolves once the database holds every message acknowledged so far. With the SQLite writer threads a message is
+   * acknowledged when it is in the message log, a moment before the database has it: reads that must find every
+   * acknowledged message (a sync, an API request, a search) wait for this first. Immediate when nothing is behind.
+   */
+  settled(): Promise<void> {
+    return this.writer.settled?.() ?? Promise.resolve();
   }
 
   /** waits for everything in flight, then stops the writer (its thread, if it has one) */

@@ -190,6 +190,8 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
   customers.on('connection', async (socket) => {
     const customerId: string | null = socket.data.customerId;
     if (customerId) socket.join(customerRoom(customerId));
+    // each conversation's lastSeq counts every acknowledged message
+    if (customerId) await appender.settled();
     const conversations = customerId ? await listCustomerConversations(db, customerId).catch(() => []) : [];
     socket.emit('session', {
       visitorToken: socket.data.visitorToken,
@@ -234,6 +236,8 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
     handle(socket, 'conversation:sync', log, async (payload) => {
       const p = parse(syncSchema, payload);
       await ownConversation(p.conversationId);
+      // a client that reconnects misses nothing: every acknowledged message is in the database first
+      await appender.settled();
       const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
       return { ok: true, conversationId: p.conversationId, messages: messages.map((m) => presentMessage(m, 'customer')) };
     });
@@ -322,6 +326,7 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
     handle(socket, 'conversation:sync', log, async (payload) => {
       const p = parse(syncSchema, payload);
       await visibleConversation(p.conversationId, 'read', true);
+      await appender.settled();
       const messages = await listMessagesAfter(db, p.conversationId, p.afterSeq, p.limit);
       const grant = await grantUsedFor(db, user, { conversationId: p.conversationId });
       await audit.record({
@@ -343,6 +348,8 @@ export function attachGateway({ io, db, appender, updates, audit, log, sessionCh
 
     handle(socket, 'read', log, async (payload) => {
       const p = parse(readSchema, payload);
+      // lastSeq bounds the marker: it must count the messages the agent has seen acknowledged
+      await appender.settled();
       const c = await visibleConversation(p.conversationId);
       await markRead(db, user.id, c.id, Math.min(p.seq, c.lastSeq));
       customers.to(customerRoom(c.customerId)).emit('read', { conversationId: c.id, seq: Math.min(p.seq, c.lastSeq), reader: { kind: 'agent' } });

@@ -186,7 +186,7 @@ export async function checkBackup(file: string): Promise<{ file: string; manifes
 
 /**
  * Replaces the database with a backup. Offline: refuses while a server uses the database unless forced. SQLite: the
- * current file and its -wal/-shm move aside (nothing is deleted) and the checked copy takes their place. PostgreSQL:
+ * current file and its -wal/-shm and message log move aside (nothing is deleted) and the checked copy takes their place. PostgreSQL:
  * kefu's tables and functions are dropped and the archive restored, all in one transaction. The caller then opens the
  * store (which migrates an older backup forward) and verifies the chains.
  */
@@ -229,10 +229,11 @@ function restoreSqlite(dataDir: string, file: string, onProgress?: (p: BackupPro
   let movedAside: string | undefined;
   if (fs.existsSync(live)) {
     movedAside = `${live}.before-restore-${stamp(new Date())}`;
-    // the WAL holds committed changes of the old database: it moves with it, never stays next to the new one
-    for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(live + suffix)) fs.renameSync(live + suffix, movedAside + suffix);
+    // the WAL and the message log (conversations/message-log.ts) hold changes of the old database: they move with
+    // it, never stay next to the new one (the next start would apply the log to it)
+    for (const suffix of ['', '-wal', '-shm', '-msglog']) if (fs.existsSync(live + suffix)) fs.renameSync(live + suffix, movedAside + suffix);
   } else {
-    for (const suffix of ['-wal', '-shm']) fs.rmSync(live + suffix, { force: true });
+    for (const suffix of ['-wal', '-shm', '-msglog']) fs.rmSync(live + suffix, { force: true, recursive: true });
   }
   fs.renameSync(incoming, live);
   fsyncDir(dataDir);

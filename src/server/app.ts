@@ -69,6 +69,11 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   await app.register(fastifyCookie);
   const auth = authPolicy({ idleTimeoutMs: config.sessionIdleMinutes * 60_000, ...opts.authPolicy });
   app.addHook('onRequest', sessionHook(store.db, auth));
+  // with the SQLite writer threads an acknowledged message reaches the database a moment after its ack: every API
+  // request reads as if it had been stored with it (immediate when nothing is behind)
+  app.addHook('preHandler', async (request) => {
+    if (request.url.startsWith('/api/')) await appender.settled();
+  });
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {

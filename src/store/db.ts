@@ -90,13 +90,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 /**
  * A second connection to an existing kefu SQLite file, for a thread that writes (the message writer thread): the same
- * settings as the server's own, and no checkpoints of its own (the checkpoint worker does them). With
+ * settings as the server's own, and no checkpoints of its own (the checkpoint worker does them). With `readOnly` it
+ * refuses every write. With
  * `syncOnCommit: false` a commit reaches the OS but not the disk (synchronous=NORMAL): the caller makes it durable
  * with WalSync before it reports the commit.
  */
-export function openSqliteConnection(file: string, opts: { syncOnCommit?: boolean } = {}): Kysely<Database> {
+export function openSqliteConnection(file: string, opts: { syncOnCommit?: boolean; readOnly?: boolean } = {}): Kysely<Database> {
   const sqlite = new SqliteDatabase(file, { fileMustExist: true });
   sqlite.pragma('wal_autocheckpoint = 0');
+  // a reader that must never write (the message log thread): SQLite refuses any write on it
+  if (opts.readOnly) sqlite.pragma('query_only = 1');
   const db = sqliteKysely(sqlite, () => null);
   if (opts.syncOnCommit === false) sqlite.pragma('synchronous = NORMAL');
   // the writer's multi-row inserts open a statement journal each; as files (the default) that was a create, writes and

@@ -1,0 +1,130 @@
+/**
+ * The SQLite log thread (started by append-thread.ts): the first half of a message's way to disk. For each batch it
+ * decides seq, hash and idempotency with decideAppends, reading the database on a read-only connection of its own and
+ * what it logged that the apply thread has not stored yet (it is newer than the database), appends the decisions to
+ * the message log (message-log.ts) and answers once the log is synced. Batches are decided one at a time in the order
+ * they arrive; the next one is decided while the previous one's sync runs, and answers keep that order.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openSqliteConnection } from '../store/index.ts';
+import { AppendError, decideAppends, type AppendInput, type StoredMessage, type UnappliedMessages } from './append-batch.ts';
+import { MessageLogWriter } from './message-log.ts';
+import type { LogReply, LogRequest, LogThreadData, WireOutcome } from './append-thread.ts';
+
+const port = parentPort!;
+const { file, logDir, startBatch } = workerData as LogThreadData;
+const db = openSqliteConnection(file, { readOnly: true });
+const log = new MessageLogWriter(logDir);
+log.adoptEarlier();
+const post = (m: LogReply) => port.postMessage(m);
+
+/**
+ * What this thread logged and the apply thread has not reported stored. Reports are taken only at the start of a
+ * batch's decisions, before its reads: a database read after a report sees what the report covers.
+ */
+class Unapplied implements UnappliedMessages {
+  private readonly heads = new Map<string, { seq: number; hash: string; batchNo: number }>();
+  private readonly priors = new Map<string, { message: StoredMessage; batchNo: number }>();
+  /** keys each batch added, oldest first */
+  private readonly added: Array<{ batchNo: number; conversations: string[]; priors: string[] }> = [];
+  reportedThrough = 0;
+
+  head(conversationId: string) {
+    return this.heads.get(conversationId);
+  }
+
+  prior(conversationId: string, clientId: string) {
+    return this.priors.get(`${conversationId}\u0000${clientId}`)?.message;
+  }
+
+  add(batchNo: number, messages: StoredMessage[]): void {
+    const entry = { batchNo, conversations: [] as string[], priors: [] as string[] };
+    for (const m of messages) {
+      this.heads.set(m.conversationId, { seq: m.seq, hash: m.hash, batchNo });
+      entry.conversations.push(m.conversationId);
+      if (m.clientId !== null) {
+        const key = `${m.conversationId}\u0000${m.clientId}`;
+        this.priors.set(key, { message: m, batchNo });
+        entry.priors.push(key);
+      }
+    }
+    this.added.push(entry);
+  }
+
+  /** forgets what the database has now */
+  prune(): void {
+    while (this.added.length > 0 && this.added[0]!.batchNo <= this.reportedThrough) {
+      const { batchNo, conversations, priors } = this.added.shift()!;
+      // a later batch of the same conversation keeps its newer entry
+      for (const c of conversations) if (this.heads.get(c)?.batchNo === batchNo) this.heads.delete(c);
+      for (const k of priors) if (this.priors.get(k)?.batchNo === batchNo) this.priors.delete(k);
+    }
+  }
+}
+
+const unapplied = new Unapplied();
+let nextBatch = startBatch;
+let chain = Promise.resolve();
+/** the newest answer, sent once its batch is on disk */
+let lastAnswer = Promise.resolve();
+
+async function decideAndLog(id: number, inputs: AppendInput[]): Promise<void> {
+  unapplied.prune();
+  let reply: Extract<LogReply, { type: 'logged' }>;
+  let synced: Promise<void>;
+  try {
+    const { outcomes, fresh } = await decideAppends(db, 'sqlite', inputs, unapplied);
+    const batchNo = fresh.length > 0 ? nextBatch++ : 0;
+    if (batchNo > 0) unapplied.add(batchNo, fresh.map((d) => d.message));
+    synced = batchNo > 0 ? log.append({ batchNo, messages: fresh }) : Promise.resolve();
+    const byMessage = new Map(fresh.map((d) => [d.message, d]));
+    const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
+    const freshAt = outcomes.flatMap((o, i) => {
+      const d = o instanceof AppendError ? undefined : byMessage.get(o.message);
+      return d && !(o as { duplicate: boolean }).duplicate ? [{ i, readBy: d.readBy, live: d.live }] : [];
+    });
+    reply = { type: 'logged', id, batchNo, outcomes: wire, fresh: freshAt };
+  } catch (err) {
+    const failed: LogReply = { type: 'failed', id, message: (err as Error).message };
+    lastAnswer = lastAnswer.then(() => post(failed));
+    return;
+  }
+  lastAnswer = lastAnswer.then(() =>
+    synced.then(
+      () => post(reply),
+      (err: Error) => {
+        // the decisions of later batches stand on this one: this thread ends, and the server starts both threads
+        // again from what the log and the database hold (a retry with the same clientId never stores twice)
+        post({ type: 'failed', id, message: `the message log was not synced to disk: ${err.message}` });
+        process.exit(1);
+      },
+    ),
+  );
+}
+
+port.on('message', (m: LogRequest) => {
+  if (m.type === 'write') {
+    chain = chain.then(() => decideAndLog(m.id, m.inputs));
+    return;
+  }
+  if (m.type === 'applied') {
+    unapplied.reportedThrough = Math.max(unapplied.reportedThrough, m.through);
+    return;
+  }
+  if (m.type === 'durable') {
+    try {
+      log.retireThrough(m.through);
+    } catch {
+      // kept until the next report: a segment left behind is replayed and skipped, never stored twice
+    }
+    return;
+  }
+  // 'close'
+  chain = chain.then(async () => {
+    await lastAnswer;
+    await log.close();
+    await db.destroy();
+    port.close();
+  });
+});
+post({ type: 'started' });
