@@ -8,7 +8,7 @@
  *
  *   npx tsx bench/append-thread.ts [--kefu-root DIR] [--conversations 2000] [--seconds 8] [--rate 4000]
  *        [--index-idle-ms 20] [--index-max-age-ms 500]   (the apply thread's IndexTiming, for experiments)
- *        [--apply-every-ms 20]   (how often the apply thread starts a transaction)
+ *        [--apply-every-ms 20] [--apply-nice 10]   (how often the apply thread starts a transaction, its nice value)
  *
  * With `node --cpu-prof --import tsx bench/append-thread.ts`, the JSON line's fixed.window is the fixed-rate run's
  * window for bench/cpuprofile-summary.ts --window (the writer thread's profile is the second largest file).
@@ -75,6 +75,7 @@ try {
   const writer = new SqliteAppendThread(store.sqlitePath!, (m) => process.stderr.write(`writer: ${m}\n`), {
     indexing: { ...DEFAULT_INDEX_TIMING, ...(flag('index-idle-ms') ? { idleMs: num('index-idle-ms', 20) } : {}), ...(flag('index-max-age-ms') ? { maxAgeMs: num('index-max-age-ms', 500) } : {}) },
     ...(flag('apply-every-ms') ? { applyEveryMs: num('apply-every-ms', 20) } : {}),
+    ...(flag('apply-nice') ? { applyNice: num('apply-nice', 10) } : {}),
   });
   store.shareWriteLock(writer);
   const appender = new MessageAppender(store.db, store.dialect, { writer });

@@ -17,16 +17,23 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';
 import { WalSync, openSqliteConnection, powerOfTwoChunks } from '../store/index.ts';
+import { lowerThreadPriority } from '../store/thread-priority.ts';
 import { writeDecided, type DecidedMessage } from './append-batch.ts';
 import { readMessageLog, type LoggedBatch } from './message-log.ts';
 import { SearchBacklog, indexMissed, type UnindexedMessage } from '../archive/search-backlog.ts';
-import { LEASE_MAX_MS, type ApplyReply, type ApplyRequest, type ApplyThreadData } from './append-thread.ts';
+import type { MessagePort } from 'node:worker_threads';
+import { LEASE_MAX_MS, type ApplyReply, type ApplyRequest, type ApplyThreadData, type ApplyToLog, type LogToApply } from './append-thread.ts';
 
 const port = parentPort!;
-const { file, logDir, turn, indexing, applyEveryMs, paused } = workerData as ApplyThreadData;
+const { file, logDir, turn, indexing, applyEveryMs, paused, nice } = workerData as ApplyThreadData;
+// nothing waits for this thread but reads, which wait for settled(): the event loop and the log thread go first
+if (nice > 0) lowerThreadPriority(nice);
 const db = openSqliteConnection(file, { syncOnCommit: false });
 const wal = new WalSync(`${file}-wal`);
 const post = (m: ApplyReply) => port.postMessage(m);
+/** the log thread's channel: batches come in, how far they are stored and synced goes back */
+let logPort: MessagePort | null = null;
+const tellLog = (m: ApplyToLog) => logPort?.postMessage(m);
 
 /** how often applied batches are made durable in the WAL, so the message log can let go of them */
 const WAL_SYNC_MS = 250;
@@ -73,7 +80,7 @@ function scheduleWalSync(): void {
     walSyncTimer = null;
     const through = appliedThrough;
     wal.sync().then(
-      () => post({ type: 'durable', through }),
+      () => tellLog({ type: 'durable', through }),
       (err: Error) => post({ type: 'failed', message: `the WAL was not synced: ${err.message}` }),
     );
   }, WAL_SYNC_MS);
@@ -105,6 +112,7 @@ function queueApply(): void {
       }
       appliedThrough = batches.at(-1)!.batchNo;
       post({ type: 'applied', through: appliedThrough });
+      tellLog({ type: 'applied', through: appliedThrough });
       scheduleWalSync();
       watchBacklog();
       if (backlog.size >= indexing.maxWaiting) queueIndexing();
@@ -168,11 +176,15 @@ let chain: Promise<void> = ownWrite(async () => {
 });
 
 port.on('message', (m: ApplyRequest) => {
-  if (m.type === 'apply') {
-    // a batch the start's replay already stored
-    if (m.batch.batchNo <= appliedThrough) return;
-    queue.push(m.batch);
-    queueApply();
+  if (m.type === 'log-port') {
+    logPort = m.port;
+    logPort.on('message', (l: LogToApply) => {
+      // a batch the start's replay already stored
+      if (l.batch.batchNo <= appliedThrough) return;
+      queue.push(l.batch);
+      queueApply();
+    });
+    logPort.unref();
     return;
   }
   if (m.type === 'close') {
@@ -185,6 +197,7 @@ port.on('message', (m: ApplyRequest) => {
       wal.close();
       await db.destroy();
       post({ type: 'closed', through: appliedThrough });
+      logPort?.close();
       port.close();
     });
     return;

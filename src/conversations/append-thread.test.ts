@@ -242,3 +242,56 @@ test("while the thread writes search-index entries on its own, the server connec
     { checkpoints: false, indexing: { idleMs: 60_000, maxAgeMs: 60_000, maxWaiting: 100_000 } },
   );
 });
+
+test('messages acknowledged from the message log but never stored (a power loss took the WAL) are stored at the next start, chained and searchable', async () => {
+  const d = await freshDatabase('sqlite');
+  const store = await openStore({ dataDir: d.dataDir });
+  try {
+    const customer = await createCustomer(store.db, { name: '断电恢复' });
+    const conversations = await Promise.all([0, 1, 2].map((i) => openConversation(store.db, { customerId: customer.id, channel: 'web', openClientId: `open-${i}` })));
+    // the apply thread receives the logged batches and stores none of them, as if the process died first
+    const crashed = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m), { pauseApply: true });
+    const first = new MessageAppender(store.db, store.dialect, { writer: crashed, maxBatch: 4 });
+    const acks = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => first.append({ conversationId: conversations[i % 3]!.conversation.id, clientId: `k${i}`, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `断电前的第 ${i} 条退货消息` })),
+    );
+    const stored = async () => Number((await store.db.selectFrom('message').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    assert.equal(await stored(), 0, 'acknowledged, in the log only');
+    assert.ok(fs.readdirSync(crashed.logDir).some((f) => f.endsWith('.log')), 'the log holds them');
+    // kill -9 of both threads: no close, no final sync
+    await threadsOf(crashed).ready;
+    await Promise.all([threadsOf(crashed).apply.terminate(), threadsOf(crashed).log!.terminate()]);
+
+    const writer = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m));
+    store.shareWriteLock(writer);
+    registerSearchCatchUp(store.db, () => writer.catchUpSearchIndex());
+    const appender = new MessageAppender(store.db, store.dialect, { writer });
+    try {
+      await threadsOf(writer).ready;
+      assert.equal(await stored(), 30, 'the start stored what the log held');
+      for (const a of acks) {
+        const row = await store.db.selectFrom('message').select(['id', 'seq', 'hash']).where('id', '=', a.message.id).executeTakeFirstOrThrow();
+        assert.deepEqual(row, { id: a.message.id, seq: a.message.seq, hash: a.message.hash });
+      }
+      // the next message follows the replayed ones; a retry of a replayed clientId is a duplicate
+      const next = await appender.append({ conversationId: conversations[0]!.conversation.id, clientId: 'after', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '恢复之后' });
+      assert.equal(next.message.seq, 11);
+      const retry = await appender.append({ conversationId: conversations[0]!.conversation.id, clientId: 'k0', sender: { kind: 'customer', id: customer.id }, type: 'text', body: '断电前的第 0 条退货消息' });
+      assert.equal(retry.duplicate, true);
+      assert.equal(retry.message.id, acks[0]!.message.id);
+      assert.equal((await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '退货', limit: 100 }), 'all')).total, 30);
+      await appender.settled();
+      const chains = await verifyMessageChains(store.db);
+      assert.equal(chains.broken, null);
+      assert.equal(chains.messages, 31);
+      const head = await store.db.selectFrom('conversation').select(['last_seq']).where('id', '=', conversations[0]!.conversation.id).executeTakeFirstOrThrow();
+      assert.equal(Number(head.last_seq), 11);
+    } finally {
+      await appender.close();
+    }
+    assert.equal(fs.existsSync(writer.logDir), false, 'a clean shutdown leaves no log to replay');
+  } finally {
+    await store.close();
+    await d.drop();
+  }
+});

@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
-import { AppendError, type AppendInput, type AppendResult, type DecidedMessage } from './append-batch.ts';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { AppendError, type AppendInput, type AppendResult } from './append-batch.ts';
 import type { BatchOutcome, BatchWriter } from './appender.ts';
 import type { WriteLease } from '../store/index.ts';
 import { messageLogDir, removeMessageLog, type LoggedBatch } from './message-log.ts';
@@ -8,26 +8,33 @@ import { messageLogDir, removeMessageLog, type LoggedBatch } from './message-log
 export type WireOutcome = ({ ok: true } & AppendResult) | { ok: false; code: AppendError['code']; message: string };
 
 /** main thread → log thread (message-log-worker.ts) */
-export type LogRequest = { type: 'write'; id: number; inputs: AppendInput[] } | { type: 'applied'; through: number } | { type: 'durable'; through: number } | { type: 'close' };
-/** log thread → main thread; `fresh` lists the outcomes that are new messages of the logged batch `batchNo` */
+export type LogRequest = { type: 'write'; id: number; inputs: AppendInput[] } | { type: 'close' };
+/**
+ * Between the two threads, on a channel of their own (the batches do not pass through the event loop): the log thread
+ * sends each batch once it is synced, the apply thread reports how far it has stored and synced.
+ */
+export type LogToApply = { type: 'apply'; batch: LoggedBatch };
+export type ApplyToLog = { type: 'applied'; through: number } | { type: 'durable'; through: number };
+/** log thread → main thread; `batchNo` is 0 when the batch stored nothing new (duplicates, refusals) */
 export type LogReply =
   | { type: 'started' }
-  | { type: 'logged'; id: number; batchNo: number; outcomes: WireOutcome[]; fresh: Array<{ i: number; readBy: string | null; live: boolean }> }
+  | { type: 'logged'; id: number; batchNo: number; outcomes: WireOutcome[] }
   | { type: 'failed'; id: number; message: string };
 export interface LogThreadData {
   file: string;
   logDir: string;
   startBatch: number;
+  /** to the apply thread */
+  applyPort: MessagePort;
 }
 
 /** main thread → apply thread (append-thread-worker.ts) */
-export type ApplyRequest = { type: 'apply'; batch: LoggedBatch } | { type: 'lease'; id: number } | { type: 'index'; id: number } | { type: 'checkpoint' } | { type: 'close' };
+export type ApplyRequest = { type: 'log-port'; port: MessagePort } | { type: 'lease'; id: number } | { type: 'index'; id: number } | { type: 'checkpoint' } | { type: 'close' };
 /** apply thread → main thread */
 export type ApplyReply =
   | { type: 'ready'; lastBatch: number }
   | { type: 'start-failed'; message: string }
   | { type: 'applied'; through: number }
-  | { type: 'durable'; through: number }
   | { type: 'failed'; message: string }
   | { type: 'closed'; through: number }
   | { type: 'leased'; id: number }
@@ -42,6 +49,8 @@ export interface ApplyThreadData {
   applyEveryMs: number;
   /** tests: batches are received and never stored, as if the process died before */
   paused: boolean;
+  /** the thread's nice value (0: as the process) */
+  nice: number;
 }
 
 /** how long the thread waits for a lease to come back before it writes anyway (the lock is still SQLite's) */
@@ -70,7 +79,12 @@ export interface AppendThreadOptions {
   applyEveryMs?: number;
   /** tests: the apply thread stores nothing, as in a process that dies before its database catches up */
   pauseApply?: boolean;
+  /** the apply thread's nice value (default APPLY_THREAD_NICE; 0 keeps the process's) */
+  applyNice?: number;
 }
+
+/** The apply thread runs behind the acknowledgements, at a lower priority than the threads a message waits for. */
+export const APPLY_THREAD_NICE = 10;
 
 const WORKER_ENTRY = new URL('../store/typescript-worker.mjs', import.meta.url);
 const APPLY_MODULE = new URL('./append-thread-worker.ts', import.meta.url).href;
@@ -128,6 +142,7 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
   private readonly indexing: IndexTiming;
   private readonly applyEveryMs: number;
   private readonly pauseApply: boolean;
+  private readonly applyNice: number;
 
   constructor(
     private readonly file: string,
@@ -138,6 +153,7 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     this.indexing = opts.indexing ?? DEFAULT_INDEX_TIMING;
     this.applyEveryMs = opts.applyEveryMs ?? DEFAULT_APPLY_EVERY_MS;
     this.pauseApply = opts.pauseApply ?? false;
+    this.applyNice = opts.applyNice ?? APPLY_THREAD_NICE;
     // started at once: the log of an earlier run is applied before the first message is decided
     this.start();
   }
@@ -155,8 +171,11 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     });
   }
 
-  /** Resolves once the database holds every message acknowledged before the call. */
+  /** Resolves once the database holds every message acknowledged before the call, those of earlier runs included. */
   settled(): Promise<void> {
+    // threads that are starting store the log of an earlier run first (a crash): reads wait for that as well
+    const starting = this.threads && !this.threads.up ? this.threads.ready : null;
+    if (starting) return starting.then(() => this.settled(), () => this.settled());
     const through = this.loggedThrough;
     if (this.appliedThrough >= through) return Promise.resolve();
     if (!this.threads && !this.closed) this.start();
@@ -224,6 +243,8 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     const threads = this.threads;
     if (!threads) return;
     await threads.ready.catch(() => {});
+    // the exit of one is not a failure now: the other closes too
+    this.threads = null;
     const stop = (w: Worker, request: LogRequest | ApplyRequest) =>
       new Promise<void>((resolve) => {
         w.once('exit', () => resolve());
@@ -245,7 +266,7 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
   private start(): Threads {
     this.turn = new Int32Array(new SharedArrayBuffer(8));
     const apply = new Worker(WORKER_ENTRY, {
-      workerData: { module: APPLY_MODULE, file: this.file, logDir: this.logDir, turn: this.turn, indexing: this.indexing, applyEveryMs: this.applyEveryMs, paused: this.pauseApply } satisfies ApplyThreadData & { module: string },
+      workerData: { module: APPLY_MODULE, file: this.file, logDir: this.logDir, turn: this.turn, indexing: this.indexing, applyEveryMs: this.applyEveryMs, paused: this.pauseApply, nice: this.applyNice } satisfies ApplyThreadData & { module: string },
     });
     let startLog!: (lastBatch: number) => void;
     let failStart!: (e: Error) => void;
@@ -257,7 +278,12 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
         new Promise<void>((resolve, reject) => {
           this.loggedThrough = Math.max(this.loggedThrough, lastBatch);
           this.markApplied(lastBatch);
-          const log = new Worker(WORKER_ENTRY, { workerData: { module: LOG_MODULE, file: this.file, logDir: this.logDir, startBatch: lastBatch + 1 } satisfies LogThreadData & { module: string } });
+          const channel = new MessageChannel();
+          apply.postMessage({ type: 'log-port', port: channel.port2 } satisfies ApplyRequest, [channel.port2]);
+          const log = new Worker(WORKER_ENTRY, {
+            workerData: { module: LOG_MODULE, file: this.file, logDir: this.logDir, startBatch: lastBatch + 1, applyPort: channel.port1 } satisfies LogThreadData & { module: string },
+            transferList: [channel.port1],
+          });
           threads.log = log;
           log.on('message', (m: LogReply) => {
             if (m.type === 'started') {
@@ -343,11 +369,9 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
       return p.reject(new Error(m.message));
     }
     if (m.batchNo > 0) {
-      const messages: DecidedMessage[] = m.fresh.map(({ i, readBy, live }) => ({ message: (m.outcomes[i] as AppendResult).message, readBy, live }));
+      // the log thread has sent the batch to the apply thread
       this.loggedThrough = m.batchNo;
-      const threads = this.threads;
-      threads?.apply.ref();
-      threads?.apply.postMessage({ type: 'apply', batch: { batchNo: m.batchNo, messages } } satisfies ApplyRequest);
+      this.threads?.apply.ref();
     }
     const outcomes = m.outcomes.map((o) => {
       if (o.ok) {
@@ -365,12 +389,7 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     if (m.type === 'index-failed') return this.onError(`search index not written: ${m.message}`);
     if (m.type === 'failed') return this.onError(m.message);
     if (m.type === 'applied') {
-      this.markApplied(m.through);
-      if (this.threads === threads) threads.log?.postMessage({ type: 'applied', through: m.through } satisfies LogRequest);
-      return;
-    }
-    if (m.type === 'durable') {
-      if (this.threads === threads) threads.log?.postMessage({ type: 'durable', through: m.through } satisfies LogRequest);
+      if (this.threads === threads) this.markApplied(m.through);
       return;
     }
     if (m.type === 'indexed') {

@@ -9,10 +9,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteConnection } from '../store/index.ts';
 import { AppendError, decideAppends, type AppendInput, type StoredMessage, type UnappliedMessages } from './append-batch.ts';
 import { MessageLogWriter } from './message-log.ts';
-import type { LogReply, LogRequest, LogThreadData, WireOutcome } from './append-thread.ts';
+import type { ApplyToLog, LogReply, LogRequest, LogThreadData, LogToApply, WireOutcome } from './append-thread.ts';
 
 const port = parentPort!;
-const { file, logDir, startBatch } = workerData as LogThreadData;
+const { file, logDir, startBatch, applyPort } = workerData as LogThreadData;
 const db = openSqliteConnection(file, { readOnly: true });
 const log = new MessageLogWriter(logDir);
 log.adoptEarlier();
@@ -76,14 +76,11 @@ async function decideAndLog(id: number, inputs: AppendInput[]): Promise<void> {
     const { outcomes, fresh } = await decideAppends(db, 'sqlite', inputs, unapplied);
     const batchNo = fresh.length > 0 ? nextBatch++ : 0;
     if (batchNo > 0) unapplied.add(batchNo, fresh.map((d) => d.message));
-    synced = batchNo > 0 ? log.append({ batchNo, messages: fresh }) : Promise.resolve();
-    const byMessage = new Map(fresh.map((d) => [d.message, d]));
+    const batch = { batchNo, messages: fresh };
+    // once on disk, the batch goes to the apply thread before its answer goes out
+    synced = batchNo > 0 ? log.append(batch).then(() => applyPort.postMessage({ type: 'apply', batch } satisfies LogToApply)) : Promise.resolve();
     const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
-    const freshAt = outcomes.flatMap((o, i) => {
-      const d = o instanceof AppendError ? undefined : byMessage.get(o.message);
-      return d && !(o as { duplicate: boolean }).duplicate ? [{ i, readBy: d.readBy, live: d.live }] : [];
-    });
-    reply = { type: 'logged', id, batchNo, outcomes: wire, fresh: freshAt };
+    reply = { type: 'logged', id, batchNo, outcomes: wire };
   } catch (err) {
     const failed: LogReply = { type: 'failed', id, message: (err as Error).message };
     lastAnswer = lastAnswer.then(() => post(failed));
@@ -102,21 +99,23 @@ async function decideAndLog(id: number, inputs: AppendInput[]): Promise<void> {
   );
 }
 
-port.on('message', (m: LogRequest) => {
-  if (m.type === 'write') {
-    chain = chain.then(() => decideAndLog(m.id, m.inputs));
-    return;
-  }
+applyPort.on('message', (m: ApplyToLog) => {
   if (m.type === 'applied') {
     unapplied.reportedThrough = Math.max(unapplied.reportedThrough, m.through);
     return;
   }
-  if (m.type === 'durable') {
-    try {
-      log.retireThrough(m.through);
-    } catch {
-      // kept until the next report: a segment left behind is replayed and skipped, never stored twice
-    }
+  try {
+    log.retireThrough(m.through);
+  } catch {
+    // kept until the next report: a segment left behind is replayed and skipped, never stored twice
+  }
+});
+// the apply thread's reports alone must not keep this thread alive
+applyPort.unref();
+
+port.on('message', (m: LogRequest) => {
+  if (m.type === 'write') {
+    chain = chain.then(() => decideAndLog(m.id, m.inputs));
     return;
   }
   // 'close'
@@ -124,6 +123,7 @@ port.on('message', (m: LogRequest) => {
     await lastAnswer;
     await log.close();
     await db.destroy();
+    applyPort.close();
     port.close();
   });
 });

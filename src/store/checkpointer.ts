@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
+/** Checkpoints run behind the acknowledgements, at a lower priority than the threads a message waits for. */
+export const CHECKPOINT_THREAD_NICE = 10;
+
 /**
  * Runs WAL checkpoints of `file` on a worker thread every `everyMs` (see sqlite-checkpoint-worker.mjs); `checkpointed`
  * is called after each one.
@@ -8,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 export function startCheckpointer(file: string, everyMs = 1000, onError?: (message: string) => void, checkpointed?: () => void): { stop(): Promise<void> } {
   const require = createRequire(import.meta.url);
   const worker = new Worker(new URL('./sqlite-checkpoint-worker.mjs', import.meta.url), {
-    workerData: { driver: require.resolve('better-sqlite3'), file, everyMs },
+    workerData: { driver: require.resolve('better-sqlite3'), file, everyMs, nice: CHECKPOINT_THREAD_NICE },
   });
   worker.on('message', (m: { type: string; message?: string }) => {
     if (m.type === 'error') onError?.(m.message ?? 'checkpoint failed');

@@ -8,12 +8,24 @@
 // for as long as the stream lasted (436 MB in 40 s of bench/append-thread.ts). So after each tick the server asks the
 // message writer thread to copy the few frames written meanwhile between two of its commits (Store.shareWriteLock);
 // its next commit then starts the log again. journal_size_limit gives the space of a burst back when it does.
-// Plain JavaScript: worker threads do not inherit the TypeScript loader. Input (workerData): { driver, file, everyMs }.
+// Plain JavaScript: worker threads do not inherit the TypeScript loader. Input (workerData): { driver, file, everyMs, nice }.
+import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
 const Database = require(workerData.driver);
+
+// Behind every acknowledgement: give way to the event loop and the message log thread (as thread-priority.ts does;
+// this file is plain JavaScript). Linux only; elsewhere, or if refused, the priority stays.
+if (workerData.nice > 0) {
+  try {
+    os.setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+  } catch {
+    // keeps the process's priority
+  }
+}
 
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
