@@ -38,6 +38,8 @@ async function purgedConversation(store: Store, appender: MessageAppender): Prom
   const customer = await createCustomer(store.db, { name: '旧客户' });
   const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web', createdAt: at });
   for (let i = 0; i < 3; i++) await appender.append({ conversationId: conversation.id, clientId: null, sender: { kind: 'customer', id: null }, type: 'text', body: `旧消息 ${i}`, createdAt: at + i });
+  // the purge reads the database, which the SQLite writer brings up to its acks a moment later
+  await appender.settled();
   await store.db.updateTable('conversation').set({ state: 'resolved', resolved_at: at + 10 }).where('id', '=', conversation.id).execute();
   await addPolicy(store, { name: '30 天', keepDays: 30 }, LOCAL_OPERATOR);
   assert.equal((await purgeExpired(store, { actor: LOCAL_OPERATOR })).messages, 3);
@@ -212,6 +214,8 @@ for (const dialect of testDialects()) {
         await purgedConversation(server.store, server.appender);
         const [conv] = await conversations(server.store, 1);
         for (let i = 0; i < 10; i++) await server.appender.append({ conversationId: conv!, clientId: null, sender: { kind: 'customer', id: null }, type: 'text', body: `在线备份 ${i}` });
+        // another process reads the database: with SQLite it holds the acknowledged messages a moment after their acks
+        await server.appender.settled();
         const file = path.join(dir, `kefu-cli.${ext(dialect)}`);
         const backup = kefu('backup', file);
         assert.equal(backup.status, 0, backup.stderr);

@@ -113,7 +113,7 @@ export async function createServer(config: Config, opts: { store?: Store; logger
   const io = new SocketServer(app.server, { serveClient: false, maxHttpBufferSize: 1024 * 1024, cors: { origin: true, credentials: true } });
   coalesceSocketWrites(io);
   const gateway = attachGateway({ io, db: store.db, appender, updates, audit, log, sessionCheckMs: config.sessionCheckSeconds * 1000, sessionEndings, now: auth.now });
-  startSchedules({ app, store, audit, log }, config);
+  startSchedules({ app, store, audit, log, settled: () => appender.settled() }, config);
 
   return {
     app,

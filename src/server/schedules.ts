@@ -38,7 +38,7 @@ export async function scheduledCheckpoint(server: { store: Store; audit: AuditLo
  * (KEFU_RETENTION_PURGE_AT), and take a checkpoint daily (KEFU_CHECKPOINT_AT). Jobs run one at a time; closing the server stops the timers, lets a backup in progress
  * finish, and stops a purge after its current batch.
  */
-export function startSchedules(server: { app: FastifyInstance; store: Store; audit: AuditLog; log: Logger }, config: Config): void {
+export function startSchedules(server: { app: FastifyInstance; store: Store; audit: AuditLog; log: Logger; settled?: () => Promise<void> }, config: Config): void {
   const { app, store, audit, log } = server;
   const unmark = store.dialect === 'sqlite' ? markDataDirInUse(config.dataDir) : () => {};
   const timers = new Set<NodeJS.Timeout>();
@@ -59,6 +59,8 @@ export function startSchedules(server: { app: FastifyInstance; store: Store; aud
     chain = chain.then(async () => {
       if (stopping.signal.aborted) return;
       try {
+        // backups, purges and checkpoints see every message acknowledged before they start
+        await server.settled?.();
         await job();
       } catch (err) {
         log.error({ err, job: name }, `${name} failed`);
