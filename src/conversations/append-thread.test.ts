@@ -257,6 +257,7 @@ test('messages acknowledged from the message log but never stored (a power loss 
     );
     const stored = async () => Number((await store.db.selectFrom('message').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     assert.equal(await stored(), 0, 'acknowledged, in the log only');
+    assert.ok(first.unapplied() > 0, 'the appender reports the batches the database lacks');
     assert.ok(fs.readdirSync(crashed.logDir).some((f) => f.endsWith('.log')), 'the log holds them');
     // kill -9 of both threads: no close, no final sync
     await threadsOf(crashed).ready;
@@ -281,6 +282,7 @@ test('messages acknowledged from the message log but never stored (a power loss 
       assert.equal(retry.message.id, acks[0]!.message.id);
       assert.equal((await searchMessages(store.db, store.dialect, searchParamsSchema.parse({ q: '退货', limit: 100 }), 'all')).total, 30);
       await appender.settled();
+      assert.equal(appender.unapplied(), 0);
       const chains = await verifyMessageChains(store.db);
       assert.equal(chains.broken, null);
       assert.equal(chains.messages, 31);

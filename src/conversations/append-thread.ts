@@ -182,6 +182,10 @@ export class SqliteAppendThread implements BatchWriter, WriteLease {
     return new Promise((resolve) => this.settleWaiters.push({ through, resolve }));
   }
 
+  unapplied(): number {
+    return Math.max(0, this.loggedThrough - this.appliedThrough);
+  }
+
   async acquire(): Promise<void> {
     // one holder at a time, in the order they asked
     const previous = this.leaseQueue;

@@ -19,6 +19,8 @@ export interface BatchWriter {
   write(inputs: AppendInput[]): Promise<BatchOutcome>;
   /** resolves once reads of the database see every message acknowledged before the call (absent: at once) */
   settled?(): Promise<void>;
+  /** acknowledged batches the database does not hold yet (absent: always 0) */
+  unapplied?(): number;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,11 @@ export class MessageAppender extends EventEmitter<{ committed: [StoredMessage[],
    */
   settled(): Promise<void> {
     return this.writer.settled?.() ?? Promise.resolve();
+  }
+
+  /** acknowledged batches the database does not hold yet (the SQLite message log's apply lag) */
+  unapplied(): number {
+    return this.writer.unapplied?.() ?? 0;
   }
 
   /** waits for everything in flight, then stops the writer (its thread, if it has one) */

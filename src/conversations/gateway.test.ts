@@ -30,6 +30,9 @@ for (const dialect of testDialects()) {
       assert.equal(after.commits - before.commits, after.batches - before.batches, 'one commit time a batch');
       assert.ok(after.commits - before.commits >= 1);
       assert.equal(after.stored - before.stored, 3);
+      // how far the database is behind the acks (SQLite's message log): a number, 0 once nothing is behind
+      const behind = Number(/^kefu_message_batches_unapplied (\S+)$/m.exec(await (await fetch(`${t.url}/metrics`)).text())?.[1]);
+      assert.ok(Number.isInteger(behind) && behind >= 0, `kefu_message_batches_unapplied ${behind}`);
     });
 
     test('round trip: customer → agent → customer', async () => {

@@ -3,12 +3,12 @@
  * decides seq, hash and idempotency with decideAppends, reading the database on a read-only connection of its own and
  * what it logged that the apply thread has not stored yet (it is newer than the database), appends the decisions to
  * the message log (message-log.ts) and answers once the log is synced. Batches are decided one at a time in the order
- * they arrive; the next one is decided while the previous one's sync runs, and answers keep that order.
+ * they arrive; those that arrive while the thread decides or syncs share the next sync, and answers keep that order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteConnection } from '../store/index.ts';
 import { AppendError, decideAppends, type AppendInput, type StoredMessage, type UnappliedMessages } from './append-batch.ts';
-import { MessageLogWriter } from './message-log.ts';
+import { MessageLogWriter, type LoggedBatch } from './message-log.ts';
 import type { ApplyToLog, LogReply, LogRequest, LogThreadData, LogToApply, WireOutcome } from './append-thread.ts';
 
 const port = parentPort!;
@@ -65,38 +65,59 @@ class Unapplied implements UnappliedMessages {
 const unapplied = new Unapplied();
 let nextBatch = startBatch;
 let chain = Promise.resolve();
-/** the newest answer, sent once its batch is on disk */
-let lastAnswer = Promise.resolve();
+/** write requests received and not yet decided */
+const waiting: Array<{ id: number; inputs: AppendInput[] }> = [];
+let drainQueued = false;
 
-async function decideAndLog(id: number, inputs: AppendInput[]): Promise<void> {
+/**
+ * Decides every waiting request (each its own batch and record), writes their records, syncs the log once for all
+ * of them, then hands the batches to the apply thread and answers. Requests that arrive meanwhile wait for the next
+ * round: the busier the thread, the more requests share a sync.
+ */
+async function drain(): Promise<void> {
+  drainQueued = false;
+  const requests = waiting.splice(0);
   unapplied.prune();
-  let reply: Extract<LogReply, { type: 'logged' }>;
-  let synced: Promise<void>;
-  try {
-    const { outcomes, fresh } = await decideAppends(db, 'sqlite', inputs, unapplied);
-    const batchNo = fresh.length > 0 ? nextBatch++ : 0;
-    if (batchNo > 0) unapplied.add(batchNo, fresh.map((d) => d.message));
-    const batch = { batchNo, messages: fresh };
-    // once on disk, the batch goes to the apply thread before its answer goes out
-    synced = batchNo > 0 ? log.append(batch).then(() => applyPort.postMessage({ type: 'apply', batch } satisfies LogToApply)) : Promise.resolve();
-    const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
-    reply = { type: 'logged', id, batchNo, outcomes: wire };
-  } catch (err) {
-    const failed: LogReply = { type: 'failed', id, message: (err as Error).message };
-    lastAnswer = lastAnswer.then(() => post(failed));
-    return;
+  const done: Array<{ reply: Exclude<LogReply, { type: 'started' }>; batch: LoggedBatch | null }> = [];
+  for (const { id, inputs } of requests) {
+    try {
+      const { outcomes, fresh } = await decideAppends(db, 'sqlite', inputs, unapplied);
+      const batchNo = fresh.length > 0 ? nextBatch++ : 0;
+      const batch = batchNo > 0 ? { batchNo, messages: fresh } : null;
+      if (batch) {
+        unapplied.add(batchNo, fresh.map((d) => d.message));
+        log.write(batch);
+      }
+      const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
+      done.push({ reply: { type: 'logged', id, batchNo, outcomes: wire }, batch });
+    } catch (err) {
+      done.push({ reply: { type: 'failed', id, message: (err as Error).message }, batch: null });
+    }
   }
-  lastAnswer = lastAnswer.then(() =>
-    synced.then(
-      () => post(reply),
-      (err: Error) => {
-        // the decisions of later batches stand on this one: this thread ends, and the server starts both threads
-        // again from what the log and the database hold (a retry with the same clientId never stores twice)
-        post({ type: 'failed', id, message: `the message log was not synced to disk: ${err.message}` });
-        process.exit(1);
-      },
-    ),
-  );
+  if (done.some((d) => d.batch)) {
+    try {
+      log.syncNow();
+    } catch (err) {
+      // the decisions of later batches stand on these: this thread ends, and the server starts both threads again
+      // from what the log and the database hold (a retry with the same clientId never stores twice)
+      for (const { reply } of done) post({ type: 'failed', id: reply.id, message: `the message log was not synced to disk: ${(err as Error).message}` });
+      process.exit(1);
+    }
+  }
+  // the apply thread gets each batch before its answer goes out
+  for (const { reply, batch } of done) {
+    if (batch) applyPort.postMessage({ type: 'apply', batch } satisfies LogToApply);
+    post(reply);
+  }
+}
+
+function queueDrain(): void {
+  if (drainQueued) return;
+  drainQueued = true;
+  // after the requests already in the port's queue have been received
+  setImmediate(() => {
+    chain = chain.then(drain);
+  });
 }
 
 applyPort.on('message', (m: ApplyToLog) => {
@@ -115,12 +136,13 @@ applyPort.unref();
 
 port.on('message', (m: LogRequest) => {
   if (m.type === 'write') {
-    chain = chain.then(() => decideAndLog(m.id, m.inputs));
+    waiting.push({ id: m.id, inputs: m.inputs });
+    queueDrain();
     return;
   }
   // 'close'
   chain = chain.then(async () => {
-    await lastAnswer;
+    if (waiting.length > 0) await drain();
     await log.close();
     await db.destroy();
     applyPort.close();

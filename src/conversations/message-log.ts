@@ -137,8 +137,17 @@ export class MessageLogWriter {
     for (const n of listSegments(this.dir)) if (n < this.current.n) this.older.push({ n, lastBatch: 0 });
   }
 
-  /** Writes the record now and resolves once it is on disk. */
+  /** Writes the record now and resolves once it is on disk (a sync on libuv's pool, shared by the records meanwhile). */
   append(batch: LoggedBatch): Promise<void> {
+    this.write(batch);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.syncing) this.syncNext();
+    });
+  }
+
+  /** Writes the record to the file, not yet to disk: syncNow() does that for every record written before it. */
+  write(batch: LoggedBatch): void {
     const record = encodeRecord(batch);
     // a zero length after the last record marks the end: there is always room for it
     if (this.current.at + record.length + HEADER > this.current.size) this.rotate(record.length + HEADER);
@@ -146,10 +155,14 @@ export class MessageLogWriter {
     this.current.at += record.length;
     this.current.lastBatch = batch.batchNo;
     if (!this.preparing && this.current.at > this.current.size / 2) this.prepareNext();
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      if (!this.syncing) this.syncNext();
-    });
+  }
+
+  /**
+   * Syncs the records written so far, in this thread: the log thread has nothing else to do meanwhile, and the
+   * batches that arrive during the sync are decided together afterwards and share the next one.
+   */
+  syncNow(): void {
+    fs.fdatasyncSync(this.current.fd);
   }
 
   /** Deletes the full segments whose batches are all ≤ `batchNo` (applied to the database and synced there). */

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MessageAppender } from '../conversations/index.ts';
 
 const MS_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
@@ -25,6 +25,15 @@ export function createMetrics(appender: MessageAppender) {
     help: 'time from handing a batch to the writer to its answer (commit and sync to disk)',
     buckets: MS_BUCKETS,
     registers: [registry],
+  });
+  // SQLite: acknowledged (in the message log) and not yet in the database; reads wait for these. Stays near 0
+  new Gauge({
+    name: 'kefu_message_batches_unapplied',
+    help: 'acknowledged group commits the database does not hold yet (SQLite message log; 0 with PostgreSQL)',
+    registers: [registry],
+    collect() {
+      this.set(appender.unapplied());
+    },
   });
   appender.on('timed', (t) => {
     for (const ms of t.queuedMs) queued.observe(ms / 1000);
