@@ -16,10 +16,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';
-import { WalSync, openSqliteConnection, powerOfTwoChunks } from '../store/index.ts';
+import { WalSync, openSqliteConnection } from '../store/index.ts';
 import { lowerThreadPriority } from '../store/thread-priority.ts';
 import { writeDecided, type DecidedMessage } from './append-batch.ts';
-import { readMessageLog, type LoggedBatch } from './message-log.ts';
+import type { LoggedBatch } from './message-log.ts';
+import { replayMessageLog } from './message-log-replay.ts';
 import { SearchBacklog, indexMissed, type UnindexedMessage } from '../archive/search-backlog.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { LEASE_MAX_MS, type ApplyReply, type ApplyRequest, type ApplyThreadData, type ApplyToLog, type LogToApply } from './append-thread.ts';
@@ -59,16 +60,9 @@ async function ownWrite<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Stores the batches in one transaction; messages already in the database (a replay) are left out. */
-async function store(batches: LoggedBatch[], replay: boolean): Promise<void> {
-  let messages: DecidedMessage[] = batches.flatMap((b) => b.messages);
-  if (replay) {
-    const present = new Set<string>();
-    for (const chunk of powerOfTwoChunks(messages.map((d) => d.message.id))) {
-      for (const r of await db.selectFrom('message').select('id').where('id', 'in', chunk).execute()) present.add(r.id);
-    }
-    messages = messages.filter((d) => !present.has(d.message.id));
-  }
+/** Stores the batches in one transaction. */
+async function store(batches: LoggedBatch[]): Promise<void> {
+  const messages: DecidedMessage[] = batches.flatMap((b) => b.messages);
   const unindexed: UnindexedMessage[] = [];
   if (messages.length > 0) await db.transaction().execute((trx) => writeDecided(trx, 'sqlite', messages, { unindexed }));
   backlog.add(unindexed);
@@ -101,7 +95,7 @@ function queueApply(): void {
         batches.push(queue.shift()!);
       }
       try {
-        await store(batches, false);
+        await store(batches);
       } catch (err) {
         // kept, in order, for another try: every batch here is acknowledged and must be stored
         queue.unshift(...batches);
@@ -151,20 +145,9 @@ function watchBacklog() {
 
 // first what the message log holds and the database lacks, then what a predecessor committed but did not index
 let chain: Promise<void> = ownWrite(async () => {
-  let group: LoggedBatch[] = [];
-  let n = 0;
-  let newest = 0;
-  for (const batch of readMessageLog(logDir)) {
-    group.push(batch);
-    n += batch.messages.length;
-    newest = batch.batchNo;
-    if (n >= MAX_APPLY) {
-      await store(group, true);
-      group = [];
-      n = 0;
-    }
-  }
-  if (group.length > 0) await store(group, true);
+  const unindexed: UnindexedMessage[] = [];
+  const { newestBatch: newest } = await replayMessageLog(db, logDir, unindexed);
+  backlog.add(unindexed);
   await wal.sync();
   appliedThrough = newest;
   post({ type: 'ready', lastBatch: newest });
@@ -191,7 +174,7 @@ port.on('message', (m: ApplyRequest) => {
     chain = chain.then(async () => {
       if (indexTimer) clearTimeout(indexTimer);
       if (walSyncTimer) clearTimeout(walSyncTimer);
-      if (queue.length > 0) await store(queue.splice(0), false);
+      if (queue.length > 0) await store(queue.splice(0));
       await backlog.flush(db, 'sqlite').catch(() => {});
       await wal.sync();
       wal.close();

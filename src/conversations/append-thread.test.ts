@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import SqliteDatabase from 'better-sqlite3';
 import { freshDatabase } from '../../test/support/databases.ts';
 import { openStore, sqliteFile, type Store } from '../store/index.ts';
@@ -294,6 +296,37 @@ test('messages acknowledged from the message log but never stored (a power loss 
     assert.equal(fs.existsSync(writer.logDir), false, 'a clean shutdown leaves no log to replay');
   } finally {
     await store.close();
+    await d.drop();
+  }
+});
+
+test('with no server on the database, a command line command first stores what a stopped server left in its message log', async () => {
+  const d = await freshDatabase('sqlite');
+  const store = await openStore({ dataDir: d.dataDir });
+  let closed = false;
+  try {
+    const customer = await createCustomer(store.db, { name: '命令行恢复' });
+    const { conversation } = await openConversation(store.db, { customerId: customer.id, channel: 'web' });
+    const crashed = new SqliteAppendThread(store.sqlitePath!, (m) => assert.fail(m), { pauseApply: true });
+    const appender = new MessageAppender(store.db, store.dialect, { writer: crashed, maxBatch: 5 });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => appender.append({ conversationId: conversation.id, clientId: `k${i}`, sender: { kind: 'customer', id: customer.id }, type: 'text', body: `发票第 ${i} 张` })));
+    await threadsOf(crashed).ready;
+    await Promise.all([threadsOf(crashed).apply.terminate(), threadsOf(crashed).log!.terminate()]);
+    await store.close();
+    closed = true;
+
+    const kefu = (...args: string[]) => spawnSync(process.execPath, [path.join(import.meta.dirname, '../../bin/kefu.mjs'), ...args], { env: { ...process.env, KEFU_DATA_DIR: d.dataDir, KEFU_DATABASE_URL: '', KEFU_LOG_LEVEL: 'silent' }, encoding: 'utf8' });
+    const verify = kefu('verify');
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stderr, /stored 12 acknowledged messages from the message log/);
+    assert.match(verify.stdout, /ok: 1 conversations?, 12 messages verified/);
+    assert.equal(fs.existsSync(crashed.logDir), false, 'the log is gone once stored');
+    const search = kefu('search', '发票', '--json');
+    assert.equal(search.status, 0, search.stderr);
+    assert.equal(search.stdout.trim().split('\n').filter(Boolean).length, 12, 'and searchable');
+    assert.doesNotMatch(search.stderr, /stored/, 'nothing left to store the second time');
+  } finally {
+    if (!closed) await store.close();
     await d.drop();
   }
 });

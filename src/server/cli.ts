@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createServer } from './app.ts';
 import { openStore } from '../store/index.ts';
-import { MessageAppender } from '../conversations/index.ts';
+import { MessageAppender, storeLeftMessageLog } from '../conversations/index.ts';
 import { OrgError, addGroupMember, createDepartment, createGroup, deleteDepartment, deleteGroup, findDepartment, findGroup, groupChangeDetail, listDepartments, listGroups, removeGroupMember, renameDepartment, setUserDepartment, updateGroup } from '../governance/org.ts';
 import { AuditLog, LOCAL_OPERATOR, ROLES, UserError, countUsers, createUser, listAudit, recordCheckpoint, verifyIntegrity, type Role } from '../governance/index.ts';
 import { ALWAYS_APPROVER, ALWAYS_TWO_FACTOR, PolicyError, grantApproverRoles, setGrantApproverRoles, resetTwoFactorOf, revokeSessionsOf, setAccountEnabled, setTwoFactorRequiredRoles, twoFactorRequiredRoles, unlockLogin } from '../governance/index.ts';
@@ -360,6 +360,8 @@ function withStore(fn: (store: Awaited<ReturnType<typeof openStore>>, audit: Aud
     const cfg = config();
     const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
     try {
+      // with no server on the database, acknowledged messages a stopped server left in its log are stored first
+      await storeLeftMessageLog(store, cfg.dataDir);
       await fn(store, new AuditLog(store.db, store.dialect), cfg);
     } finally {
       await store.close();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Config } from '../../server/config.ts';
 import { openStore } from '../../store/index.ts';
+import { storeLeftMessageLog } from '../../conversations/message-log-replay.ts';
 import { AuditLog, LOCAL_OPERATOR } from '../../governance/index.ts';
 import { SearchError } from '../search.ts';
 import { serverTimeZone } from './columns.ts';
@@ -66,6 +67,8 @@ export async function exportCommand(o: ExportCommandOptions, config: () => Confi
   }
   const cfg = config();
   const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+  // what a stopped server left in its message log belongs in the export
+  await storeLeftMessageLog(store, cfg.dataDir);
   const partial = `${v.out}.part`;
   const abort = new AbortController();
   const onSignal = () => abort.abort();

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { openStore, type Store, type StoreOptions } from '../../store/index.ts';
+import { storeLeftMessageLog } from '../../conversations/message-log-replay.ts';
 import { MessageAppender } from '../../conversations/index.ts';
 import { importFile, BAD_LINES_KEPT, type ImportFormat, type ImportSummary } from './importer.ts';
 import { ImportError } from './record.ts';
@@ -40,6 +41,7 @@ export async function importCommand(storeOptions: StoreOptions, file: string, o:
     // a mistyped file name must not create a database first
     if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new ImportError(`cannot read ${file}: no such file`);
     store = await openStore(storeOptions);
+    await storeLeftMessageLog(store, storeOptions.dataDir);
     let started = false;
     const summary = await importFile(store, new MessageAppender(store.db, store.dialect), file, { format: o.format, dryRun: o.dryRun }, (p) => {
       if (!bar) return;
