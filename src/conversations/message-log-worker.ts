@@ -79,29 +79,42 @@ async function drain(): Promise<void> {
   const requests = waiting.splice(0);
   unapplied.prune();
   const done: Array<{ reply: Exclude<LogReply, { type: 'started' }>; batch: LoggedBatch | null }> = [];
+  /**
+   * A write or sync of the log that failed: a record may be cut short in the middle of the segment, and the decisions
+   * after it stand on it. Nothing of this round is answered but as failed; this thread ends, and the server starts
+   * both threads again from what the log and the database hold: a new segment, the old one read up to the cut (a retry
+   * with the same clientId never stores twice).
+   */
+  const giveUp = (what: string, err: unknown): never => {
+    for (const { id } of requests) post({ type: 'failed', id, message: `the message log was not ${what}: ${(err as Error).message}` });
+    process.exit(1);
+  };
   for (const { id, inputs } of requests) {
+    let decided;
     try {
-      const { outcomes, fresh } = await decideAppends(db, 'sqlite', inputs, unapplied);
-      const batchNo = fresh.length > 0 ? nextBatch++ : 0;
-      const batch = batchNo > 0 ? { batchNo, messages: fresh } : null;
-      if (batch) {
-        unapplied.add(batchNo, fresh.map((d) => d.message));
-        log.write(batch);
-      }
-      const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
-      done.push({ reply: { type: 'logged', id, batchNo, outcomes: wire }, batch });
+      decided = await decideAppends(db, 'sqlite', inputs, unapplied);
     } catch (err) {
       done.push({ reply: { type: 'failed', id, message: (err as Error).message }, batch: null });
+      continue;
     }
+    const { outcomes, fresh } = decided;
+    const batch = fresh.length > 0 ? { batchNo: nextBatch++, messages: fresh } : null;
+    if (batch) {
+      try {
+        log.write(batch);
+      } catch (err) {
+        giveUp('written', err);
+      }
+      unapplied.add(batch.batchNo, fresh.map((d) => d.message));
+    }
+    const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
+    done.push({ reply: { type: 'logged', id, batchNo: batch?.batchNo ?? 0, outcomes: wire }, batch });
   }
   if (done.some((d) => d.batch)) {
     try {
       log.syncNow();
     } catch (err) {
-      // the decisions of later batches stand on these: this thread ends, and the server starts both threads again
-      // from what the log and the database hold (a retry with the same clientId never stores twice)
-      for (const { reply } of done) post({ type: 'failed', id: reply.id, message: `the message log was not synced to disk: ${(err as Error).message}` });
-      process.exit(1);
+      giveUp('synced to disk', err);
     }
   }
   // the apply thread gets each batch before its answer goes out

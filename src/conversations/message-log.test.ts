@@ -85,3 +85,26 @@ test('a writer started beside the segments of an earlier run writes after them a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a record cut short in an older segment (the thread that wrote it ended there) hides nothing of the newer segments', async () => {
+  const dir = tempDir();
+  try {
+    const first = new MessageLogWriter(dir);
+    for (let i = 1; i <= 3; i++) await first.append(batch(i, `旧段 ${i}`));
+    await first.close();
+    const [n] = listSegments(dir);
+    const file = path.join(dir, `${String(n).padStart(12, '0')}.log`);
+    const buf = fs.readFileSync(file);
+    let at = 0;
+    for (let i = 0; i < 2; i++) at += 8 + buf.readUInt32LE(at);
+    buf[at + 12] ^= 0xff;
+    fs.writeFileSync(file, buf);
+    // the next thread starts a segment of its own
+    const next = new MessageLogWriter(dir);
+    for (let i = 4; i <= 5; i++) await next.append(batch(i, `新段 ${i}`));
+    await next.close();
+    assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), [1, 2, 4, 5]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
