@@ -16,13 +16,31 @@ const batch = (batchNo: number, body: string): LoggedBatch => ({
   ],
 });
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'kefu-msglog-'));
+/** runs `fn` with an empty folder for a log, removed afterwards */
+async function withLogDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kefu-msglog-'));
+  try {
+    await fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-test('the message log reads back every synced record in order, across segments, and lets go of the segments behind a durable batch', async () => {
-  const dir = tempDir();
-  try {
+/** a segment of three records (batches 1–3) written and closed: its file, its bytes, and where the third record starts */
+async function threeRecords(dir: string, label: string): Promise<{ file: string; buf: Buffer; third: number }> {
+  const log = new MessageLogWriter(dir);
+  for (let i = 1; i <= 3; i++) await log.append(batch(i, `${label} ${i}`));
+  await log.close();
+  const [n] = listSegments(dir);
+  const file = path.join(dir, `${String(n).padStart(12, '0')}.log`);
+  const buf = fs.readFileSync(file);
+  let third = 0;
+  for (let i = 0; i < 2; i++) third += 8 + buf.readUInt32LE(third);
+  return { file, buf, third };
+}
+
+test('the message log reads back every synced record in order, across segments, and lets go of the segments behind a durable batch', () =>
+  withLogDir(async (dir) => {
     // small segments: the 200 records fill several
     const log = new MessageLogWriter(dir, 8192);
     for (let i = 1; i <= 200; i++) await log.append(batch(i, `第 ${i} 条：你好，我的订单还没到`));
@@ -36,23 +54,12 @@ test('the message log reads back every synced record in order, across segments, 
     assert.equal(left.at(-1), 200);
     assert.deepEqual(left, Array.from({ length: 200 - left[0]! + 1 }, (_, i) => left[0]! + i), 'no gap');
     await log.close();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a record that a crash cut short ends the log there: what was read before it stands, nothing after it is invented', async () => {
-  const dir = tempDir();
-  try {
-    const log = new MessageLogWriter(dir);
-    for (let i = 1; i <= 3; i++) await log.append(batch(i, `消息 ${i}`));
-    await log.close();
-    const [n] = listSegments(dir);
-    const file = path.join(dir, `${String(n).padStart(12, '0')}.log`);
-    const buf = fs.readFileSync(file);
+test('a record that a crash cut short ends the log there: what was read before it stands, nothing after it is invented', () =>
+  withLogDir(async (dir) => {
+    const { file, buf, third: at } = await threeRecords(dir, '消息');
     // the third record: its length says more than was written (the tail of the payload is zeros)
-    let at = 0;
-    for (let i = 0; i < 2; i++) at += 8 + buf.readUInt32LE(at);
     const third = buf.readUInt32LE(at);
     buf.fill(0, at + 8 + Math.floor(third / 2), at + 8 + third);
     fs.writeFileSync(file, buf);
@@ -61,14 +68,10 @@ test('a record that a crash cut short ends the log there: what was read before i
     buf[at - 5] ^= 0xff;
     fs.writeFileSync(file, buf);
     assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), [1]);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a writer started beside the segments of an earlier run writes after them and removes them once told they are durable', async () => {
-  const dir = tempDir();
-  try {
+test('a writer started beside the segments of an earlier run writes after them and removes them once told they are durable', () =>
+  withLogDir(async (dir) => {
     const earlier = new MessageLogWriter(dir, 4096);
     for (let i = 1; i <= 40; i++) await earlier.append(batch(i, `早先的消息 ${i}`));
     await earlier.close();
@@ -81,30 +84,16 @@ test('a writer started beside the segments of an earlier run writes after them a
     assert.ok(listSegments(dir).every((s) => !before.includes(s)), 'the earlier segments are gone');
     assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), [41]);
     await log.close();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a record cut short in an older segment (the thread that wrote it ended there) hides nothing of the newer segments', async () => {
-  const dir = tempDir();
-  try {
-    const first = new MessageLogWriter(dir);
-    for (let i = 1; i <= 3; i++) await first.append(batch(i, `旧段 ${i}`));
-    await first.close();
-    const [n] = listSegments(dir);
-    const file = path.join(dir, `${String(n).padStart(12, '0')}.log`);
-    const buf = fs.readFileSync(file);
-    let at = 0;
-    for (let i = 0; i < 2; i++) at += 8 + buf.readUInt32LE(at);
-    buf[at + 12] ^= 0xff;
+test('a record cut short in an older segment (the thread that wrote it ended there) hides nothing of the newer segments', () =>
+  withLogDir(async (dir) => {
+    const { file, buf, third } = await threeRecords(dir, '旧段');
+    buf[third + 12] ^= 0xff;
     fs.writeFileSync(file, buf);
     // the next thread starts a segment of its own
     const next = new MessageLogWriter(dir);
     for (let i = 4; i <= 5; i++) await next.append(batch(i, `新段 ${i}`));
     await next.close();
     assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), [1, 2, 4, 5]);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
