@@ -3,7 +3,8 @@
  * decides seq, hash and idempotency with decideAppends, reading the database on a read-only connection of its own and
  * what it logged that the apply thread has not stored yet (it is newer than the database), appends the decisions to
  * the message log (message-log.ts) and answers once the log is synced. Batches are decided one at a time in the order
- * they arrive; those that arrive while the thread decides or syncs share the next sync, and answers keep that order.
+ * they arrive; those that arrive while the thread decides or syncs are decided together in the next round (one
+ * record, one sync), and answers keep that order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteConnection } from '../store/index.ts';
@@ -74,11 +75,19 @@ let drainQueued = false;
  * of them, then hands the batches to the apply thread and answers. Requests that arrive meanwhile wait for the next
  * round: the busier the thread, the more requests share a sync.
  */
+/** the most appends one round decides together (statement sizes: decideAppends binds up to 2 values an append) */
+const MAX_ROUND = 4096;
+
 async function drain(): Promise<void> {
   drainQueued = false;
-  const requests = waiting.splice(0);
+  const requests: typeof waiting = [];
+  let n = 0;
+  while (waiting.length > 0 && (requests.length === 0 || n + waiting[0]!.inputs.length <= MAX_ROUND)) {
+    n += waiting[0]!.inputs.length;
+    requests.push(waiting.shift()!);
+  }
+  if (waiting.length > 0) queueDrain();
   unapplied.prune();
-  const done: Array<{ reply: Exclude<LogReply, { type: 'started' }>; batch: LoggedBatch | null }> = [];
   /**
    * A write or sync of the log that failed: a record may be cut short in the middle of the segment, and the decisions
    * after it stand on it. Nothing of this round is answered but as failed; this thread ends, and the server starts
@@ -89,38 +98,37 @@ async function drain(): Promise<void> {
     for (const { id } of requests) post({ type: 'failed', id, message: `the message log was not ${what}: ${(err as Error).message}` });
     process.exit(1);
   };
-  for (const { id, inputs } of requests) {
-    let decided;
-    try {
-      decided = await decideAppends(db, 'sqlite', inputs, unapplied);
-    } catch (err) {
-      done.push({ reply: { type: 'failed', id, message: (err as Error).message }, batch: null });
-      continue;
-    }
-    const { outcomes, fresh } = decided;
-    const batch = fresh.length > 0 ? { batchNo: nextBatch++, messages: fresh } : null;
-    if (batch) {
-      try {
-        log.write(batch);
-      } catch (err) {
-        giveUp('written', err);
-      }
-      unapplied.add(batch.batchNo, fresh.map((d) => d.message));
-    }
-    const wire = outcomes.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
-    done.push({ reply: { type: 'logged', id, batchNo: batch?.batchNo ?? 0, outcomes: wire }, batch });
+  // every request of the round in one decision, one record and one sync: one read of the heads and of the prior
+  // clientIds for all of them
+  let decided;
+  try {
+    decided = await decideAppends(db, 'sqlite', requests.flatMap((r) => r.inputs), unapplied);
+  } catch (err) {
+    for (const { id } of requests) post({ type: 'failed', id, message: (err as Error).message });
+    return;
   }
-  if (done.some((d) => d.batch)) {
+  const { outcomes, fresh } = decided;
+  const batch: LoggedBatch | null = fresh.length > 0 ? { batchNo: nextBatch++, messages: fresh } : null;
+  if (batch) {
+    try {
+      log.write(batch);
+    } catch (err) {
+      giveUp('written', err);
+    }
+    unapplied.add(batch.batchNo, fresh.map((d) => d.message));
     try {
       log.syncNow();
     } catch (err) {
       giveUp('synced to disk', err);
     }
+    // the apply thread gets the batch before the answers go out
+    applyPort.postMessage({ type: 'apply', batch } satisfies LogToApply);
   }
-  // the apply thread gets each batch before its answer goes out
-  for (const { reply, batch } of done) {
-    if (batch) applyPort.postMessage({ type: 'apply', batch } satisfies LogToApply);
-    post(reply);
+  let at = 0;
+  for (const { id, inputs } of requests) {
+    const mine = outcomes.slice(at, (at += inputs.length));
+    const wire = mine.map((o): WireOutcome => (o instanceof AppendError ? { ok: false, code: o.code, message: o.message } : { ok: true, ...o }));
+    post({ type: 'logged', id, batchNo: batch?.batchNo ?? 0, outcomes: wire });
   }
 }
 
@@ -155,7 +163,7 @@ port.on('message', (m: LogRequest) => {
   }
   // 'close'
   chain = chain.then(async () => {
-    if (waiting.length > 0) await drain();
+    while (waiting.length > 0) await drain();
     await log.close();
     await db.destroy();
     applyPort.close();
