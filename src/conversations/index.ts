@@ -6,4 +6,4 @@ export * from './presenters.ts';
 export { attachGateway, clientEvents } from './gateway.ts';
 export { registerConversationRoutes } from './http.ts';
 export { DEFAULT_INDEX_TIMING, SqliteAppendThread } from './append-thread.ts';
-export { storeLeftMessageLog } from './message-log-replay.ts';
+export { storeLeftMessageLog } from './message-log-offline.ts';

@@ -1,8 +1,7 @@
 import type { Kysely } from 'kysely';
-import { powerOfTwoChunks, type Database, type Store } from '../store/index.ts';
-import { dataDirInUse } from '../governance/backup.ts';
+import { powerOfTwoChunks, type Database } from '../store/index.ts';
 import { writeDecided, type DecidedMessage } from './append-batch.ts';
-import { listSegments, messageLogDir, readMessageLog, removeMessageLog, type LoggedBatch } from './message-log.ts';
+import { readMessageLog, type LoggedBatch } from './message-log.ts';
 import type { UnindexedMessage } from '../archive/search-backlog.ts';
 
 /** the most messages one transaction of a replay stores */
@@ -44,20 +43,4 @@ async function storeMissing(db: Kysely<Database>, batches: LoggedBatch[], uninde
   const missing = all.filter((d) => !present.has(d.message.id));
   if (missing.length > 0) await db.transaction().execute((trx) => writeDecided(trx, 'sqlite', missing, { unindexed }));
   return missing.length;
-}
-
-/**
- * For the command line: when no server holds the embedded database (a server that stopped without storing its
- * message log: a crash, a power loss), stores what the log holds and the database lacks, removes the log (this
- * connection commits with synchronous=FULL, so what it stored is on disk) and says so on stderr. While a server runs,
- * or with PostgreSQL, or without a log, it does nothing. Returns how many messages it stored.
- */
-export async function storeLeftMessageLog(store: Pick<Store, 'db' | 'dialect' | 'sqlitePath'>, dataDir: string): Promise<number> {
-  if (store.dialect !== 'sqlite' || !store.sqlitePath || dataDirInUse(dataDir)) return 0;
-  const dir = messageLogDir(store.sqlitePath);
-  if (listSegments(dir).length === 0) return 0;
-  const { stored } = await replayMessageLog(store.db, dir);
-  removeMessageLog(dir);
-  if (stored > 0) process.stderr.write(`kefu: stored ${stored} acknowledged messages from the message log that the database lacked (the server stopped before storing them)\n`);
-  return stored;
 }

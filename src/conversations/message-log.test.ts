@@ -16,6 +16,12 @@ const batch = (batchNo: number, body: string): LoggedBatch => ({
   ],
 });
 
+/** a record written and synced, as the log thread does */
+function append(log: MessageLogWriter, b: LoggedBatch): void {
+  log.write(b);
+  log.syncNow();
+}
+
 /** runs `fn` with an empty folder for a log, removed afterwards */
 async function withLogDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kefu-msglog-'));
@@ -29,7 +35,7 @@ async function withLogDir(fn: (dir: string) => Promise<void>): Promise<void> {
 /** a segment of three records (batches 1–3) written and closed: its file, its bytes, and where the third record starts */
 async function threeRecords(dir: string, label: string): Promise<{ file: string; buf: Buffer; third: number }> {
   const log = new MessageLogWriter(dir);
-  for (let i = 1; i <= 3; i++) await log.append(batch(i, `${label} ${i}`));
+  for (let i = 1; i <= 3; i++) append(log, batch(i, `${label} ${i}`));
   await log.close();
   const [n] = listSegments(dir);
   const file = path.join(dir, `${String(n).padStart(12, '0')}.log`);
@@ -43,7 +49,7 @@ test('the message log reads back every synced record in order, across segments, 
   withLogDir(async (dir) => {
     // small segments: the 200 records fill several
     const log = new MessageLogWriter(dir, 8192);
-    for (let i = 1; i <= 200; i++) await log.append(batch(i, `第 ${i} 条：你好，我的订单还没到`));
+    for (let i = 1; i <= 200; i++) append(log, batch(i, `第 ${i} 条：你好，我的订单还没到`));
     const segments = listSegments(dir);
     assert.ok(segments.length >= 5, `${segments.length} segments`);
     assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), Array.from({ length: 200 }, (_, i) => i + 1));
@@ -73,12 +79,12 @@ test('a record that a crash cut short ends the log there: what was read before i
 test('a writer started beside the segments of an earlier run writes after them and removes them once told they are durable', () =>
   withLogDir(async (dir) => {
     const earlier = new MessageLogWriter(dir, 4096);
-    for (let i = 1; i <= 40; i++) await earlier.append(batch(i, `早先的消息 ${i}`));
+    for (let i = 1; i <= 40; i++) append(earlier, batch(i, `早先的消息 ${i}`));
     await earlier.close();
     const before = listSegments(dir);
     const log = new MessageLogWriter(dir, 4096);
     log.adoptEarlier();
-    await log.append(batch(41, '新的消息'));
+    append(log, batch(41, '新的消息'));
     assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), Array.from({ length: 41 }, (_, i) => i + 1));
     log.retireThrough(40);
     assert.ok(listSegments(dir).every((s) => !before.includes(s)), 'the earlier segments are gone');
@@ -93,7 +99,7 @@ test('a record cut short in an older segment (the thread that wrote it ended the
     fs.writeFileSync(file, buf);
     // the next thread starts a segment of its own
     const next = new MessageLogWriter(dir);
-    for (let i = 4; i <= 5; i++) await next.append(batch(i, `新段 ${i}`));
+    for (let i = 4; i <= 5; i++) append(next, batch(i, `新段 ${i}`));
     await next.close();
     assert.deepEqual([...readMessageLog(dir)].map((b) => b.batchNo), [1, 2, 4, 5]);
   }));

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { DecidedMessage } from './append-batch.ts';
+import { fsyncDir } from '../store/fsync-dir.ts';
 
 /**
  * The message log of the embedded SQLite database: the decided messages of each group commit, appended to a file and
@@ -75,16 +76,6 @@ export function removeMessageLog(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** fsync of a directory, so a file created or removed in it stays so after a power loss */
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 interface Segment {
   n: number;
   fd: number;
@@ -108,9 +99,8 @@ const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fs.fsync(fd, (e)
 const openFile = (file: string) => new Promise<number>((res, rej) => fs.open(file, 'w+', (e, fd) => (e ? rej(e) : res(fd))));
 
 /**
- * Appends records to the log (the log thread owns it). append() writes a record and resolves when it is on disk;
- * records appended while a sync runs share the next one. The next segment is prepared in the background when the
- * current one is half full.
+ * Appends records to the log (the log thread owns it): write() each record, then syncNow() once for all of them.
+ * The next segment is prepared in the background when the current one is half full.
  */
 export class MessageLogWriter {
   private current: Segment;
@@ -118,10 +108,6 @@ export class MessageLogWriter {
   /** full segments still on disk, with the newest batch each holds */
   private readonly older: Array<{ n: number; lastBatch: number }> = [];
   private preparing: Preparing | null = null;
-  private syncing = false;
-  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  /** descriptors of full segments, closed once no sync of them runs */
-  private closeAfterSync: number[] = [];
 
   constructor(
     private readonly dir: string,
@@ -135,15 +121,6 @@ export class MessageLogWriter {
   /** Segments found at start belong to earlier runs: the apply thread has applied and synced them. */
   adoptEarlier(): void {
     for (const n of listSegments(this.dir)) if (n < this.current.n) this.older.push({ n, lastBatch: 0 });
-  }
-
-  /** Writes the record now and resolves once it is on disk (a sync on libuv's pool, shared by the records meanwhile). */
-  append(batch: LoggedBatch): Promise<void> {
-    this.write(batch);
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      if (!this.syncing) this.syncNext();
-    });
   }
 
   /** Writes the record to the file, not yet to disk: syncNow() does that for every record written before it. */
@@ -172,11 +149,10 @@ export class MessageLogWriter {
       fs.rmSync(segmentPath(this.dir, this.older.shift()!.n), { force: true });
       removed = true;
     }
-    if (removed) syncDir(this.dir);
+    if (removed) fsyncDir(this.dir);
   }
 
   async close(): Promise<void> {
-    while (this.syncing || this.waiters.length > 0) await new Promise((r) => setTimeout(r, 1));
     fs.closeSync(this.current.fd);
     const p = this.preparing;
     if (p) {
@@ -185,25 +161,11 @@ export class MessageLogWriter {
     }
   }
 
-  private syncNext(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    this.syncing = true;
-    fs.fdatasync(this.current.fd, (err) => {
-      this.syncing = false;
-      for (const fd of this.closeAfterSync.splice(0)) fs.closeSync(fd);
-      if (err) waiters.forEach((w) => w.reject(err));
-      else waiters.forEach((w) => w.resolve());
-      if (this.waiters.length > 0) this.syncNext();
-    });
-  }
-
   private rotate(atLeast: number): void {
     const full = this.current;
     // the records of the full segment are on disk before any of the next one's
     fs.fdatasyncSync(full.fd);
-    if (this.syncing) this.closeAfterSync.push(full.fd);
-    else fs.closeSync(full.fd);
+    fs.closeSync(full.fd);
     if (full.lastBatch > 0) this.older.push({ n: full.n, lastBatch: full.lastBatch });
     else fs.rmSync(segmentPath(this.dir, full.n), { force: true });
     const p = this.preparing;
@@ -240,7 +202,7 @@ export class MessageLogWriter {
     const zeros = Buffer.alloc(1 << 20);
     for (let at = 0; at < size; at += zeros.length) fs.writeSync(fd, zeros, 0, Math.min(zeros.length, size - at), at);
     fs.fsyncSync(fd);
-    syncDir(this.dir);
+    fsyncDir(this.dir);
     return { n, fd, size, at: 0, lastBatch: 0 };
   }
 
@@ -249,7 +211,7 @@ export class MessageLogWriter {
     const zeros = Buffer.alloc(1 << 20);
     for (let at = 0; at < size; at += zeros.length) await write(fd, zeros.subarray(0, Math.min(zeros.length, size - at)), at);
     await fsyncFd(fd);
-    syncDir(this.dir);
+    fsyncDir(this.dir);
     return { n, fd, size, at: 0, lastBatch: 0 };
   }
 }

@@ -9,6 +9,7 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { z } from 'zod';
 import { sqliteFile, type DialectName } from '../store/index.ts';
+import { fsyncDir } from '../store/fsync-dir.ts';
 
 /**
  * Backups and restores. A backup is two files: FILE (an SQLite database copy, or a pg_dump custom-format archive) and
@@ -403,19 +404,6 @@ function fsyncFile(file: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // some file systems do not allow fsync on a directory; the rename is still atomic
   }
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Config } from '../../server/config.ts';
 import { openStore } from '../../store/index.ts';
-import { storeLeftMessageLog } from '../../conversations/message-log-replay.ts';
+import { storeLeftMessageLog } from '../../conversations/message-log-offline.ts';
 import { AuditLog, LOCAL_OPERATOR } from '../../governance/index.ts';
 import { SearchError } from '../search.ts';
 import { serverTimeZone } from './columns.ts';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { openStore, type Store, type StoreOptions } from '../../store/index.ts';
-import { storeLeftMessageLog } from '../../conversations/message-log-replay.ts';
+import { storeLeftMessageLog } from '../../conversations/message-log-offline.ts';
 import { MessageAppender } from '../../conversations/index.ts';
 import { importFile, BAD_LINES_KEPT, type ImportFormat, type ImportSummary } from './importer.ts';
 import { ImportError } from './record.ts';
